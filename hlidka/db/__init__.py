@@ -7,6 +7,7 @@ first, so a user who upgrades Hlídka never runs a migration by hand.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hlidka.db.models import Alert, Article, Base, CrawlRun, KnownUrl, Match, utcnow
 
-__all__ = ["Alert", "Article", "Base", "CrawlRun", "Database", "KnownUrl", "Match", "open_database", "utcnow"]
+__all__ = ["Alert", "Article", "Base", "CrawlRun", "Database", "KnownUrl", "Match", "open_database", "shared_database", "utcnow"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -65,3 +66,15 @@ def open_database(url: str, migrate: bool = True) -> Database:
     if migrate:
         database.upgrade()
     return database
+
+
+_shared: dict[str, Database] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_database(url: str) -> Database:
+    """One migrated :class:`Database` per URL per process, for components that Scrapy builds separately."""
+    with _shared_lock:
+        if url not in _shared:
+            _shared[url] = open_database(url)
+        return _shared[url]

@@ -1,0 +1,36 @@
+"""What travels from the spider through the item pipelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipelines.extraction import Extracted
+
+
+@dataclass
+class ArticlePage:
+    """A downloaded article page, enriched stage by stage.
+
+    The spider fills the first block; ``extract`` adds ``extracted``;
+    ``dedupe`` adds ``content_hash`` and the final ``canonical_url``;
+    ``match`` adds ``matches``; ``store`` writes it all in one transaction.
+    """
+
+    source_id: str
+    url: str
+    canonical_url: str
+    #: The page decoded by Scrapy (HTTP header, BOM, <meta charset>, then detection).
+    html: str
+    language_hint: str | None
+    fetched_at: datetime
+    aliases: dict[str, str] = field(default_factory=dict)
+    #: Every canonical key this page is known under: the listing's link, the
+    #: URL after redirects, the page's own rel=canonical. All go into the seen-URL store.
+    url_keys: set[str] = field(default_factory=set)
+    extracted: Extracted | None = None
+    content_hash: str = ""
+    #: watchlist id → MatchResult
+    matches: dict[str, Any] = field(default_factory=dict)

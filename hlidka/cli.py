@@ -1,0 +1,171 @@
+"""The ``hlidka`` command line: a thin layer over the library, one function per command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import pickle
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from config import Config, ConfigError, check_config, load_config
+from pipelines.matching import lint_watchlist
+
+logger = logging.getLogger("hlidka")
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config, linters=(lint_watchlist,))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config, issues = check_config(args.config, linters=(lint_watchlist,))
+    for issue in issues:
+        print(issue, file=sys.stderr if issue.level == "error" else sys.stdout)
+    if config is None:
+        errors = sum(1 for i in issues if i.level == "error")
+        print(f"{args.config}: {errors} error(s); fix them before starting the service", file=sys.stderr)
+        return 1
+    print(f"{args.config}: OK — {len(config.sources)} sources, {len(config.watchlists)} watchlists, "
+          f"{len(config.settings.channels)} channels")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from alerts.service import run_service
+
+    return run_service(args.config)
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler.run import run_crawl
+
+    if args.snapshot:
+        with open(args.snapshot, "rb") as handle:
+            config: Config = pickle.load(handle)
+    else:
+        config = _config(args)
+    source_ids = args.source or [s.id for s in config.sources if s.enabled]
+    try:
+        summaries = run_crawl(config, source_ids)
+    except KeyError as exc:
+        print(f"unknown source {exc}; known: {', '.join(s.id for s in config.sources)}", file=sys.stderr)
+        return 2
+    for run in summaries:
+        line = f"{run.source_id}: {run.status} — {run.pages} pages, {run.articles_found} new links, {run.articles_new} new articles"
+        print(line + (f" ({run.message})" if run.message else ""))
+    if not args.no_send:
+        _dispatch(config)
+    return 0 if all(r.status == "ok" for r in summaries) else 1
+
+
+def _dispatch(config: Config) -> None:
+    from alerts.dispatch import Dispatcher
+    from hlidka.db import open_database
+
+    report = Dispatcher(open_database(config.database_url), config).run_once()
+    print(f"alerts: {report.sent} sent, {report.retried} to retry, {report.failed} failed, {report.waiting} waiting")
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from hlidka.match_files import match_files
+
+    config = _config(args)
+    return match_files(config, args.paths, as_json=args.json)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hlidka.demo import run_demo
+
+    return run_demo()
+
+
+def cmd_alerts_send(args: argparse.Namespace) -> int:
+    _dispatch(_config(args))
+    return 0
+
+
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    from alerts.channels import send_test
+
+    config = _config(args)
+    ok, message = send_test(config, args.channel)
+    print(message)
+    return 0 if ok else 1
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from hlidka.db import open_database
+
+    config = _config(args)
+    open_database(config.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="configuration directory (default: ./config)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+
+    parser = argparse.ArgumentParser(prog="hlidka", description=__doc__, parents=[common])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        sub = commands.add_parser(name, parents=[common], help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("run", cmd_run, "run the service: crawl every source on its schedule and send alerts")
+    command("check", cmd_check, "validate the configuration; exit 1 on errors, naming file, line and field")
+    crawl = command("crawl", cmd_crawl, "crawl sources once now, store new articles, then send alerts")
+    crawl.add_argument("--source", action="append", help="source id (repeatable; default: all enabled)")
+    crawl.add_argument("--no-send", action="store_true", help="only queue alerts; do not send them")
+    crawl.add_argument("--snapshot", help=argparse.SUPPRESS)
+    match = command("match", cmd_match, "extract and match local HTML or text files (no crawl, no database)")
+    match.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    match.add_argument("--json", action="store_true", help="one JSON object per line")
+    command("demo", cmd_demo, "offline walk-through on a local fixture site, with email alerts to a local SMTP server")
+    alerts = command("alerts", lambda a: (alerts.print_help(), 2)[1], "alert queue commands")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
+    send = alert_commands.add_parser("send", parents=[common], help="send due alerts now")
+    send.set_defaults(handler=cmd_alerts_send)
+    test = alert_commands.add_parser("test", parents=[common], help="send a test message to a channel")
+    test.add_argument("channel")
+    test.set_defaults(handler=cmd_alerts_test)
+    db = command("db", lambda a: (db.print_help(), 2)[1], "database commands")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION")
+    upgrade = db_commands.add_parser("upgrade", parents=[common], help="bring the schema to the newest version")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.config = getattr(args, "config", Path("config"))
+    _setup_logging(getattr(args, "verbose", False))
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(f"configuration errors:\n{exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

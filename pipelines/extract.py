@@ -1,0 +1,45 @@
+"""Item pipeline: HTML → article text and metadata, in worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from scrapy.exceptions import DropItem
+
+from crawler.items import ArticlePage
+from hlidka.db import shared_database
+from pipelines.extraction import extract_article
+from pipelines.store import record_rejected_url
+from pipelines.workers import extraction_pool
+
+
+class ExtractPipeline:
+    """Runs :func:`extract_article` in the shared process pool and drops pages with no article.
+
+    A rejected page is recorded with its reason in the seen-URL store, so it is
+    neither silently lost nor downloaded again on every revisit.
+    """
+
+    def __init__(self, crawler: Any):
+        self.crawler = crawler
+        self.min_chars = crawler.settings.getint("HLIDKA_MIN_ARTICLE_CHARS", 200)
+        self.workers = crawler.settings.getint("HLIDKA_EXTRACT_WORKERS", 0) or None
+        self.database = shared_database(crawler.settings["HLIDKA_DATABASE_URL"])
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ExtractPipeline:
+        return cls(crawler)
+
+    async def process_item(self, item: ArticlePage) -> ArticlePage:
+        future = extraction_pool(self.workers).submit(
+            extract_article, item.html, item.url, language_hint=item.language_hint, min_chars=self.min_chars
+        )
+        extracted = await asyncio.wrap_future(future)
+        if not extracted.ok:
+            self.crawler.stats.inc_value("hlidka/articles_rejected")
+            record_rejected_url(self.database, item.source_id, item.canonical_url, extracted.reason or "no article")
+            raise DropItem(f"{item.url}: {extracted.reason}")
+        item.extracted = extracted
+        item.html = ""  # the text is extracted; do not carry ~100 KB further down the chain
+        return item
