@@ -7,6 +7,7 @@ import logging
 import pickle
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from config import Config, ConfigError, check_config, load_config
@@ -86,6 +87,28 @@ def cmd_match(args: argparse.Namespace) -> int:
     return match_files(config, args.paths, as_json=args.json)
 
 
+def cmd_rematch(args: argparse.Namespace) -> int:
+    from hlidka.db import open_database
+    from pipelines.rematch import rematch
+
+    config = _config(args)
+    try:
+        report = rematch(open_database(config.database_url), config, args.watchlist, args.since, args.until, args.alert)
+    except KeyError as exc:
+        print(f"unknown watchlist(s): {exc.args[0]}", file=sys.stderr)
+        return 2
+    print(f"{report.articles} articles: {report.added} matches added, {report.updated} updated, "
+          f"{report.removed} removed; {report.alerts_queued} alerts queued")
+    if args.alert and report.alerts_queued:
+        _dispatch(config)
+    return 0
+
+
+def _date(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from hlidka.demo import run_demo
 
@@ -141,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     match = command("match", cmd_match, "extract and match local HTML or text files (no crawl, no database)")
     match.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     match.add_argument("--json", action="store_true", help="one JSON object per line")
+    rematch = command("rematch", cmd_rematch, "re-run watchlists over stored articles (backfill after an edit)")
+    rematch.add_argument("--watchlist", action="append", help="watchlist id (repeatable; default: all)")
+    rematch.add_argument("--since", type=_date, help="articles fetched on or after this date (ISO, UTC)")
+    rematch.add_argument("--until", type=_date, help="articles fetched before this date (ISO, UTC)")
+    rematch.add_argument("--alert", action="store_true", help="queue and send alerts for new matches")
     command("demo", cmd_demo, "offline walk-through on a local fixture site, with email alerts to a local SMTP server")
     alerts = command("alerts", lambda a: (alerts.print_help(), 2)[1], "alert queue commands")
     alert_commands = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
