@@ -20,11 +20,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -62,7 +64,7 @@ class Service:
     """Schedules crawls and alert dispatch until stopped by SIGINT/SIGTERM."""
 
     def __init__(self, config: Config, reload_interval: timedelta = timedelta(seconds=30),
-                 crawl_command: Callable[[Path, str], list[str]] | None = None):
+                 crawl_command: Callable[[Path, str], list[str]] | None = None, max_parallel_crawls: int = 2):
         self.config = config
         self.reload_interval = reload_interval
         self.crawl_command = crawl_command or self._default_crawl_command
@@ -73,7 +75,12 @@ class Service:
         self.snapshot = self._write_snapshot(config)
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.children_lock = threading.Lock()
+        # Each crawl child imports Scrapy and starts extraction workers (~3 CPU-seconds):
+        # running every source's child at once on a small machine only makes all of them slow.
+        self.crawl_slots = threading.BoundedSemaphore(max_parallel_crawls)
         self.stopping = threading.Event()
+        self.in_flight = 0
+        self.in_flight_changed = threading.Condition()
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=max(4, len(config.sources) + 2))},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -102,6 +109,8 @@ class Service:
     def run(self) -> None:
         self.acquire_lock()
         self._schedule(self.config, first_run=True)
+        self.scheduler.add_listener(self._job_submitted, EVENT_JOB_SUBMITTED)
+        self.scheduler.add_listener(self._job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.add_job(self.dispatch, IntervalTrigger(seconds=self.config.settings.alerts.dispatch_interval.total_seconds()),
                                id=DISPATCH_JOB, next_run_time=utcnow())
         self.scheduler.add_job(self.reload, IntervalTrigger(seconds=self.reload_interval.total_seconds()), id=RELOAD_JOB)
@@ -125,13 +134,27 @@ class Service:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    def _cleanup(self) -> None:
+    def _job_submitted(self, _event: object) -> None:
+        with self.in_flight_changed:
+            self.in_flight += 1
+
+    def _job_done(self, _event: object) -> None:
+        with self.in_flight_changed:
+            self.in_flight -= 1
+            self.in_flight_changed.notify_all()
+
+    def _cleanup(self, grace: float = 15.0) -> None:
+        """Let running jobs finish (an alert half-sent must be marked), then release everything."""
+        deadline = time.monotonic() + grace
         with self.children_lock:
-            for child in self.children.values():
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            children = list(self.children.values())
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        with self.in_flight_changed:
+            self.in_flight_changed.wait_for(lambda: self.in_flight <= 0, timeout=max(0.1, deadline - time.monotonic()))
         self.database.dispose()
         shutil.rmtree(self.snapshot_dir, ignore_errors=True)
         if self._lock_file:
@@ -167,12 +190,21 @@ class Service:
     # ------------------------------------------------------------------ jobs
 
     def crawl_source(self, source_id: str) -> None:
-        if self.stopping.is_set():
-            return
+        with self.crawl_slots:
+            if self.stopping.is_set():
+                return
+            started = utcnow()
+            code = self._run_child(source_id)
+            if self.stopping.is_set():
+                return
+            self._report_crawl(source_id, code, started)
+        self.scheduler.modify_job(DISPATCH_JOB, next_run_time=utcnow())
+
+    def _run_child(self, source_id: str) -> int | None:
+        """Exit code of the crawl child, or None when it ran past its limit and was killed."""
         timeout = self.config.settings.crawl.crawl_timeout.total_seconds()
-        command = self.crawl_command(self.snapshot, source_id)
         logger.info("crawling %s", source_id)
-        child = subprocess.Popen(command)
+        child = subprocess.Popen(self.crawl_command(self.snapshot, source_id))
         with self.children_lock:
             self.children[source_id] = child
         try:
@@ -185,21 +217,16 @@ class Service:
         finally:
             with self.children_lock:
                 self.children.pop(source_id, None)
-        if self.stopping.is_set():
-            return
-        self._report_crawl(source_id, code)
-        self.scheduler.modify_job(DISPATCH_JOB, next_run_time=utcnow())
+        return code
 
-    def _report_crawl(self, source_id: str, code: int | None) -> None:
-        runs = latest_runs(self.config, [source_id])
-        if code != 0 or not runs:
-            logger.error("crawl of %s failed (exit code %s)", source_id, code)
-            return
-        run = runs[0]
-        if run.status == "ok":
-            logger.info("crawled %s: %d pages, %d new articles", source_id, run.pages, run.articles_new)
+    def _report_crawl(self, source_id: str, code: int | None, started: datetime) -> None:
+        runs = [r for r in latest_runs(self.config, [source_id]) if r.started_at >= started]
+        if not runs:
+            logger.error("crawl of %s failed before recording its run (exit code %s)", source_id, code)
+        elif runs[0].status == "ok":
+            logger.info("crawled %s: %d pages, %d new articles", source_id, runs[0].pages, runs[0].articles_new)
         else:
-            logger.error("crawl of %s failed: %s", source_id, run.message)
+            logger.error("crawl of %s failed: %s", source_id, runs[0].message)
 
     def dispatch(self) -> None:
         report = self.dispatcher.run_once()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RunSummary:
     source_id: str
+    started_at: datetime
     status: str
     pages: int
     articles_found: int
@@ -53,6 +55,7 @@ def crawl_settings(config: Config, overrides: dict[str, object] | None = None) -
         "DOWNLOAD_DELAY": crawl.download_delay.total_seconds(),
         "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay.total_seconds(), 0.01),
         "LOG_LEVEL": config.settings.log_level,
+        "LOG_INSTALL_ROOT_HANDLER": False,  # the hlidka command has set up logging already
         "HLIDKA_CONFIG": config,
         "HLIDKA_DATABASE_URL": config.database_url,
     }, priority="cmdline")
@@ -66,7 +69,8 @@ def run_crawl(config: Config, source_ids: Sequence[str], overrides: dict[str, ob
     for source_id in source_ids:
         config.source(source_id)  # KeyError early, before the reactor starts
     settings = crawl_settings(config, overrides)
-    process = CrawlerProcess(settings, install_root_handler=False)
+    process = CrawlerProcess(settings)
+    logging.getLogger("scrapy").setLevel(config.settings.log_level)
     for source_id in source_ids:
         process.crawl(SourceSpider, source=source_id)
     try:
@@ -85,6 +89,6 @@ def latest_runs(config: Config, source_ids: Sequence[str]) -> list[RunSummary]:
                 select(CrawlRun).where(CrawlRun.source_id == source_id).order_by(CrawlRun.id.desc()).limit(1)
             ).first()
             if run is not None:
-                summaries.append(RunSummary(run.source_id, run.status, run.pages, run.articles_found,
+                summaries.append(RunSummary(run.source_id, run.started_at, run.status, run.pages, run.articles_found,
                                             run.articles_new, run.errors, run.message))
     return summaries

@@ -44,5 +44,7 @@ EXTENSIONS = {
 }
 
 LOG_LEVEL = "INFO"
+LOG_VERSIONS: list[str] = []  # the versions dump on every crawl floods the service log
+STATS_DUMP = False  # each run's figures are recorded in crawl_runs instead
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"

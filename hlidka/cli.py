@@ -22,6 +22,10 @@ def _setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        # Per-run chatter that would drown the service's own log lines.
+        for noisy in ("alembic", "apscheduler.executors", "apscheduler.scheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _config(args: argparse.Namespace) -> Config:
