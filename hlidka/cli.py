@@ -6,14 +6,19 @@ import argparse
 import logging
 import pickle
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from config import Config, ConfigError, check_config, load_config
+from alerts import commands as alerts_commands
+from alerts.commands import dispatch_now
 from pipelines.matching import lint_watchlist
 
 logger = logging.getLogger("hlidka")
+
+#: A command's function: parsed arguments in, exit code out.
+Handler = Callable[[argparse.Namespace], int]
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -24,11 +29,11 @@ def _setup_logging(verbose: bool = False) -> None:
     )
     if not verbose:
         # Per-run chatter that would drown the service's own log lines.
-        for noisy in ("alembic", "apscheduler.executors", "apscheduler.scheduler"):
+        for noisy in ("alembic", "apscheduler.executors", "apscheduler.scheduler", "pymorphy3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _config(args: argparse.Namespace) -> Config:
+def load_config_of(args: argparse.Namespace) -> Config:
     return load_config(args.config, linters=(lint_watchlist,))
 
 
@@ -61,7 +66,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         with open(args.snapshot, "rb") as handle:
             config: Config = pickle.load(handle)
     else:
-        config = _config(args)
+        config = load_config_of(args)
     source_ids = args.source or [s.id for s in config.sources if s.enabled]
     try:
         summaries = run_crawl(config, source_ids)
@@ -72,22 +77,14 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         line = f"{run.source_id}: {run.status} — {run.pages} pages, {run.articles_found} new links, {run.articles_new} new articles"
         print(line + (f" ({run.message})" if run.message else ""))
     if not args.no_send:
-        _dispatch(config)
+        dispatch_now(config)
     return 0 if all(r.status == "ok" for r in summaries) else 1
-
-
-def _dispatch(config: Config) -> None:
-    from alerts.dispatch import Dispatcher
-    from hlidka.db import open_database
-
-    report = Dispatcher(open_database(config.database_url), config).run_once()
-    print(f"alerts: {report.sent} sent, {report.retried} to retry, {report.failed} failed, {report.waiting} waiting")
 
 
 def cmd_match(args: argparse.Namespace) -> int:
     from hlidka.match_files import match_files
 
-    config = _config(args)
+    config = load_config_of(args)
     return match_files(config, args.paths, as_json=args.json)
 
 
@@ -95,7 +92,7 @@ def cmd_rematch(args: argparse.Namespace) -> int:
     from hlidka.db import open_database
     from pipelines.rematch import rematch
 
-    config = _config(args)
+    config = load_config_of(args)
     try:
         report = rematch(open_database(config.database_url), config, args.watchlist, args.since, args.until, args.alert)
     except KeyError as exc:
@@ -104,7 +101,7 @@ def cmd_rematch(args: argparse.Namespace) -> int:
     print(f"{report.articles} articles: {report.added} matches added, {report.updated} updated, "
           f"{report.removed} removed; {report.alerts_queued} alerts queued")
     if args.alert and report.alerts_queued:
-        _dispatch(config)
+        dispatch_now(config)
     return 0
 
 
@@ -119,24 +116,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
-def cmd_alerts_send(args: argparse.Namespace) -> int:
-    _dispatch(_config(args))
-    return 0
-
-
-def cmd_alerts_test(args: argparse.Namespace) -> int:
-    from alerts.channels import send_test
-
-    config = _config(args)
-    ok, message = send_test(config, args.channel)
-    print(message)
-    return 0 if ok else 1
-
-
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from hlidka.db import open_database
 
-    config = _config(args)
+    config = load_config_of(args)
     open_database(config.database_url)
     print("database schema is up to date")
     return 0
@@ -151,10 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="configuration directory (default: ./config)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
 
-    parser = argparse.ArgumentParser(prog="hlidka", description=__doc__, parents=[common])
+    parser = argparse.ArgumentParser(
+        prog="hlidka", parents=[common],
+        description="Hlídka watches news sources, matches new articles against watchlists and sends alerts.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler, help: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+    def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=[common], help=help, description=help)
         sub.set_defaults(handler=handler)
         return sub
@@ -174,13 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     rematch.add_argument("--until", type=_date, help="articles fetched before this date (ISO, UTC)")
     rematch.add_argument("--alert", action="store_true", help="queue and send alerts for new matches")
     command("demo", cmd_demo, "offline walk-through on a local fixture site, with email alerts to a local SMTP server")
-    alerts = command("alerts", lambda a: (alerts.print_help(), 2)[1], "alert queue commands")
-    alert_commands = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
-    send = alert_commands.add_parser("send", parents=[common], help="send due alerts now")
-    send.set_defaults(handler=cmd_alerts_send)
-    test = alert_commands.add_parser("test", parents=[common], help="send a test message to a channel")
-    test.add_argument("channel")
-    test.set_defaults(handler=cmd_alerts_test)
+    alerts_commands.register(command, common)
     db = command("db", lambda a: (db.print_help(), 2)[1], "database commands")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", parents=[common], help="bring the schema to the newest version")

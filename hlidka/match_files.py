@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from config import Config
 from pipelines.extraction import detect_language, extract_article
 from pipelines.matching import MatchResult, Matcher, make_snippet
+from pipelines.related import cut_at_related
 
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 
@@ -32,13 +33,17 @@ class Document:
 
 
 def read_document(path: Path) -> Document:
-    """HTML goes through extraction (so menus and teasers do not match); text is taken whole."""
+    """HTML goes through extraction; plain text is cut at a "related news" heading as extraction would.
+
+    Either way what is matched is the article, so a saved page's menus or an
+    OCR'd page's trailing teasers give the same (non-)alert as in the service.
+    """
     raw = path.read_bytes()
     if path.suffix.lower() in HTML_SUFFIXES or raw.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")):
         extracted = extract_article(raw, path.resolve().as_uri(), min_chars=1)
         return Document(path, extracted.title, extracted.text, extracted.language, extracted.published,
                         None if extracted.ok else extracted.reason)
-    text = raw.decode("utf-8", errors="replace")
+    text = cut_at_related(raw.decode("utf-8", errors="replace"))
     return Document(path, "", text, detect_language(text), None)
 
 
