@@ -8,6 +8,7 @@ the problems (errors and warnings) for ``hlidka check``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,8 @@ class Config:
         return list(watchlist.alert.channels or self.settings.default_channels)
 
 
-def _load_all_watchlists(directory: Path, issues: list[ConfigIssue]) -> list[Watchlist]:
+def _load_all_watchlists(directory: Path, issues: list[ConfigIssue]) -> tuple[list[Watchlist], dict[str, Path]]:
+    """Every valid watchlist, and the file each came from (for messages about it)."""
     loaded: list[Watchlist] = []
     where: dict[str, Path] = {}
     for path in watchlist_files(directory):
@@ -92,7 +94,21 @@ def _load_all_watchlists(directory: Path, issues: list[ConfigIssue]) -> list[Wat
                 loaded.append(watchlist)
         except ConfigError as exc:
             issues.extend(exc.issues)
-    return loaded
+    return loaded, where
+
+
+_QUOTED = re.compile(r"'([^']+)'")
+
+
+def _line_mentioning(path: Path, message: str) -> int | None:
+    """The first line of ``path`` holding the term a lint message quotes: where to look."""
+    quoted = _QUOTED.search(message)
+    if not quoted:
+        return None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if quoted.group(1) in line.split("#", 1)[0]:
+            return number
+    return None
 
 
 def _cross_checks(directory: Path, settings: Settings, watchlists: list[Watchlist], issues: list[ConfigIssue]) -> None:
@@ -135,12 +151,13 @@ def check_config(directory: Path, linters: tuple[WatchlistLinter, ...] = ()) -> 
             issues.extend(exc.issues)
     else:
         issues.append(ConfigIssue(sources_path, None, "", "file not found"))
-    watchlists = _load_all_watchlists(directory / "watchlists", issues)
+    watchlists, files = _load_all_watchlists(directory / "watchlists", issues)
     if settings is not None:
         _cross_checks(directory, settings, watchlists, issues)
     for watchlist in watchlists:
+        path = files[watchlist.id]
         for message in (m for lint in linters for m in lint(watchlist)):
-            issues.append(ConfigIssue(directory / "watchlists", None, watchlist.id, message, level="warning"))
+            issues.append(ConfigIssue(path, _line_mentioning(path, message), watchlist.id, message, level="warning"))
     if settings is None or sources is None or any(i.level == "error" for i in issues):
         return None, issues
     config = Config(directory, settings, tuple(sources), tuple(watchlists),

@@ -59,7 +59,10 @@ class Term(Strict):
     lang: TermLanguage = "any"
     case: bool | None = Field(
         default=None,
-        description="Match letter case as written. Default: only for ALL-CAPS acronyms.",
+        description=(
+            "Case-sensitive. For an ALL-CAPS acronym (the default for those) the whole word must be in "
+            "capitals; for another word only its first letter's case must be as written (Soul, not soul)."
+        ),
     )
     inflect: bool = Field(
         default=True,
@@ -116,7 +119,9 @@ def _groups(value: object) -> object:
 
 class AlertPolicy(Strict):
     channels: list[str] = Field(default_factory=list)
-    min_hits: int = Field(default=1, ge=1, description="Minimum number of hits (weighted) to alert.")
+    min_hits: float = Field(
+        default=1, gt=0, description="Minimum weighted hits to alert: a title hit counts weights.title × term weight."
+    )
     min_terms: int = Field(default=1, ge=1, description="Minimum number of distinct terms hit.")
 
 

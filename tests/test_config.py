@@ -124,3 +124,12 @@ def test_bad_duration_is_reported(config_dir: Path) -> None:
     assert config is None
     [issue] = [i for i in issues if i.level == "error"]
     assert issue.field.startswith("sources[0].interval") and "duration" in issue.message
+
+
+def test_lint_warnings_name_the_file_and_line_of_the_term(config_dir: Path) -> None:
+    (config_dir / "watchlists" / "music.yaml").write_text(
+        "id: music\nany:\n  cs:\n    - soul*\n    - \"–\"\n", encoding="utf-8")
+    result = run_cli("check", "--config", str(config_dir))
+    assert result.returncode == 0, "warnings do not fail the check"
+    assert "music.yaml:4: warning: music: any: 'soul*' is a prefix of fewer than 5 letters" in result.stdout
+    assert "music.yaml:5: warning: music: any: '–' normalises to nothing" in result.stdout
