@@ -62,7 +62,7 @@ def test_wrong_type_names_file_line_and_field(config_dir: Path) -> None:
         load_watchlist_file(path)
     [issue] = [i for i in caught.value.issues if i.field == "alert.min_hits"]
     assert issue.line == len(text.splitlines()) + 2
-    assert "integer" in issue.message
+    assert "valid number" in issue.message
 
 
 def test_grouped_term_error_points_at_the_term_line(tmp_path: Path) -> None:
