@@ -69,8 +69,12 @@ def run_crawl(config: Config, source_ids: Sequence[str], overrides: dict[str, ob
     for source_id in source_ids:
         config.source(source_id)  # KeyError early, before the reactor starts
     settings = crawl_settings(config, overrides)
-    process = CrawlerProcess(settings)
     logging.getLogger("scrapy").setLevel(config.settings.log_level)
+    if config.settings.log_level != "DEBUG":
+        # Component lists and overridden settings on every run drown the service log.
+        for chatty in ("scrapy.middleware", "scrapy.addons", "scrapy.crawler", "scrapy.utils.log"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+    process = CrawlerProcess(settings)
     for source_id in source_ids:
         process.crawl(SourceSpider, source=source_id)
     try:
