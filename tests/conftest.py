@@ -15,6 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from hlidka.db import Database, open_database
+from hlidka.fixtureweb import FixtureWeb
+from hlidka.mailsink import MailSink
 
 POSTGRES_ADMIN_URL = os.environ.get("HLIDKA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -74,3 +76,17 @@ def database(database_url: str) -> Iterator[Database]:
     db = open_database(database_url)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def web() -> Iterator[FixtureWeb]:
+    """The fixture news web on a loopback port, fresh for each test (publishing changes it)."""
+    with FixtureWeb() as server:
+        yield server
+
+
+@pytest.fixture
+def mail() -> Iterator[MailSink]:
+    """A real SMTP server on a loopback port that keeps what it receives."""
+    with MailSink() as sink:
+        yield sink

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,6 @@ from config import load_config
 from hlidka.db import Alert, Article, CrawlRun, Match, open_database
 from hlidka.fixtureweb import FixtureWeb, write_fixture_config
 from hlidka.mailsink import MailSink
-
-
-@pytest.fixture
-def web() -> Iterator[FixtureWeb]:
-    with FixtureWeb() as server:
-        yield server
-
-
-@pytest.fixture
-def mail() -> Iterator[MailSink]:
-    with MailSink() as sink:
-        yield sink
 
 
 @pytest.fixture
