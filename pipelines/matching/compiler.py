@@ -16,7 +16,8 @@ from typing import Literal
 
 from config.schema import Term, Watchlist
 from pipelines.matching.lemmas import languages_for, lemma_keys
-from pipelines.matching.normalize import Tokenized, clean, fold, is_phrase_gap, strip_possessive
+from pipelines.matching.normalize import Tokenized, clean, fold, is_cyrillic, is_phrase_gap, strip_possessive
+from pipelines.matching.translit import transliterate
 
 Role = Literal["any", "weak", "all", "none", "ignore"]
 PatternKind = Literal["form", "lemma", "prefix"]
@@ -98,6 +99,19 @@ def compile_term(term: Term) -> tuple[Variant, ...]:
     return tuple(tuple(p for variant in combo for p in variant) for combo in product(*per_word)) if per_word else ()
 
 
+def translit_variants(term: Term) -> tuple[Variant, ...]:
+    """The romanised spelling of a Cyrillic term, matched as a fixed form (or prefix), case-insensitively.
+
+    Inflection is not applied: a Latin rendering of a Ukrainian ending is not
+    a word any lemmatiser knows, so a term that should catch endings is written
+    as a prefix (``Умєров*``).
+    """
+    if not term.translit or not is_cyrillic(term.term):
+        return ()
+    latin = Term(term=transliterate(term.term), inflect=False, case=False)
+    return compile_term(latin)
+
+
 def _pattern(part: str, term: Term, *, acronym: bool, prefix: bool) -> WordPattern:
     folded = fold(part)
     if acronym and term.case is not False:
@@ -168,7 +182,10 @@ class TermIndex:
     def _add(self, compiled: CompiledTerm, building: dict[PatternKind, defaultdict[str, list[int]]]) -> None:
         term_id = len(self.terms)
         self.terms.append(compiled)
-        for variant in compile_term(compiled.term):
+        native = [(variant, compiled.term.lang) for variant in compile_term(compiled.term)]
+        # A romanised Ukrainian name appears in Czech and English articles: it applies in any language.
+        romanised = [(variant, "any") for variant in translit_variants(compiled.term)]
+        for variant, language in native + romanised:
             variant_id = len(self.variant_term)
             units = []
             for position, pattern in enumerate(variant):
@@ -177,7 +194,7 @@ class TermIndex:
                 self.unit_variant.append(variant_id)
                 self.unit_position.append(position)
                 self._unit_pattern.append(pattern)
-                self._unit_language.append(compiled.term.lang)
+                self._unit_language.append(language)
                 for key in pattern.keys:
                     building[pattern.kind][key].append(unit)
             self.variant_term.append(term_id)
