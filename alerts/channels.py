@@ -188,6 +188,47 @@ def choose_body(plugin: apprise.NotifyBase, alert: RenderedAlert) -> tuple[str, 
     return alert.text, NotifyFormat.TEXT
 
 
+@dataclass(frozen=True)
+class BodyShape:
+    """How much a channel takes in one message, in the format :func:`choose_body` picks for it."""
+
+    format: NotifyFormat
+    #: Characters of body (and of the title, when the service puts it into the body); None: no practical limit.
+    limit: int | None
+    title_in_body: bool
+
+    def size(self, alert: RenderedAlert) -> int:
+        body = {NotifyFormat.MARKDOWN: alert.markdown, NotifyFormat.HTML: alert.html}.get(self.format, alert.text)
+        return len(body) + (len(alert.title) + 2 if self.title_in_body else 0)
+
+    def fits(self, alert: RenderedAlert) -> bool:
+        return self.limit is None or self.size(alert) <= self.limit
+
+
+#: apprise converts our CommonMark into each chat's dialect, which can come out a little longer.
+_DIALECT_MARGIN = 0.85
+#: Email has no limit that matters, and MQTT's is a quarter of a gigabyte.
+_NO_PRACTICAL_LIMIT = 1_000_000
+
+UNLIMITED = BodyShape(NotifyFormat.HTML, None, False)
+
+
+def body_shape(channel: ResolvedChannel) -> BodyShape:
+    """The channel's format and size limit, so that long digests can be cut into messages that fit.
+
+    A URL apprise cannot use gets no limit here: sending it fails with the reason anyway.
+    """
+    notifier = apprise.Apprise(asset=_ASSET)
+    with _apprise_warnings():
+        if not notifier.add(channel.url):
+            return UNLIMITED
+    plugin = notifier[0]
+    body_format = plugin.resolve_format(NotifyFormat.MARKDOWN)
+    if body_format == NotifyFormat.HTML or plugin.body_maxlen >= _NO_PRACTICAL_LIMIT:
+        return BodyShape(body_format, None, plugin.title_maxlen <= 0)
+    return BodyShape(body_format, int(plugin.body_maxlen * _DIALECT_MARGIN), plugin.title_maxlen <= 0)
+
+
 class _ThreadWarnings(logging.Handler):
     """Warnings logged by the thread that created it; other threads' sends are not mixed in."""
 

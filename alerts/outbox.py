@@ -4,17 +4,22 @@ Called inside the transaction that stores the article and its matches, so an
 article is never stored without its alerts or alerted without being stored.
 The unique ``dedupe_key`` (story, watchlist, channel) is what makes a second
 alert for the same story impossible, whatever runs twice.
+
+Operations alerts (for whoever runs Hlídka, not for analysts) go through the
+same outbox, so they survive the same outages; their key is chosen by the
+caller, which makes "tell once" a matter of choosing the same key again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import Config
-from hlidka.db import Alert, Article
+from hlidka.db import Alert, Article, utcnow
 
 
 def dedupe_key(story_id: int, watchlist_id: str, channel: str) -> str:
@@ -39,3 +44,22 @@ def queue_alerts(session: Session, config: Config, article: Article, watchlist_i
             session.add(Alert(dedupe_key=key, article_id=article.id, watchlist_id=wid, channel=channel))
             added += 1
     return added
+
+
+def queue_operations_alert(session: Session, config: Config, key: str, subject: str, body: str,
+                           now: datetime | None = None) -> int:
+    """Queue ``subject``/``body`` for every ``alerts.operations_channels``, once per ``key``; returns how many.
+
+    Without operations channels nothing is queued: the caller's log line is then the only report.
+    ``now`` is the caller's clock, so that the alert is due by it.
+    """
+    queued_at = now or utcnow()
+    wanted = {f"ops:{key}:{channel}": channel for channel in config.settings.alerts.operations_channels}
+    if not wanted:
+        return 0
+    existing = set(session.scalars(select(Alert.dedupe_key).where(Alert.dedupe_key.in_(list(wanted)))))
+    for dedupe, channel in wanted.items():
+        if dedupe not in existing:
+            session.add(Alert(dedupe_key=dedupe, kind="operations", channel=channel, subject=subject, body=body,
+                              created_at=queued_at, next_attempt_at=queued_at))
+    return len(wanted) - len(existing)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 import jinja2
@@ -24,6 +25,19 @@ DEFAULT_TEMPLATES = Path(__file__).parent / "templates"
 MARKDOWN_TEMPLATE = "alert.md.j2"
 HTML_TEMPLATE = "alert.html.j2"
 TEXT_TEMPLATE = "alert.txt.j2"
+#: One message for several alerts: a digest, what quiet hours held back, a burst over the rate limit.
+DIGEST_TEMPLATES = ("digest.md.j2", "digest.html.j2", "digest.txt.j2")
+#: A notice for whoever runs Hlídka (an alert that was given up).
+OPERATIONS_TEMPLATES = ("operations.md.j2", "operations.html.j2", "operations.txt.j2")
+#: The title line of messages that are not about one watchlist.
+APP_LABEL = "Hlídka"
+
+FoldReason = Literal["digest", "quiet", "burst"]
+_REASON_WORDS: dict[str, str] = {
+    "digest": "Digest",
+    "quiet": "After quiet hours",
+    "burst": "Folded burst",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,8 @@ class AlertContext:
     spans: Sequence[tuple[int, int]]
     #: Where else the same story was seen (other sites, syndicated copies).
     other_urls: Sequence[str] = ()
+    #: Addresses left out of ``other_urls`` so that the message fits its channel.
+    more_urls: int = 0
 
     @property
     def label(self) -> str:
@@ -62,6 +78,11 @@ class AlertContext:
     @property
     def source_label(self) -> str:
         return self.source_name or self.source_id
+
+    @property
+    def highlighted(self) -> list[SnippetPart]:
+        """The snippet in parts, as :func:`snippet_parts` splits it; digest templates loop over this."""
+        return snippet_parts(self.snippet, self.spans)
 
 
 @dataclass(frozen=True)
@@ -212,18 +233,74 @@ def _environment(templates_dir: Path | None) -> jinja2.Environment:
     return environment
 
 
+def _render(names: Sequence[str], variables: dict[str, object], title: str,
+            templates_dir: Path | None) -> RenderedAlert:
+    environment = _environment(templates_dir)
+    markdown, html, text = (environment.get_template(name).render(variables).strip() for name in names)
+    return RenderedAlert(title=title, markdown=markdown, html=html, text=text)
+
+
 def render_alert(ctx: AlertContext, templates_dir: Path | None = None) -> RenderedAlert:
     """Render all three bodies; ``templates_dir`` holds the user's overrides (missing files fall back)."""
-    environment = _environment(templates_dir)
     title = alert_title(ctx)
     variables = {"alert": ctx, "title": title, "snippet": snippet_parts(ctx.snippet, ctx.spans)}
+    return _render((MARKDOWN_TEMPLATE, HTML_TEMPLATE, TEXT_TEMPLATE), variables, title, templates_dir)
 
-    def render(name: str) -> str:
-        return environment.get_template(name).render(variables).strip()
 
-    return RenderedAlert(
-        title=title,
-        markdown=render(MARKDOWN_TEMPLATE),
-        html=render(HTML_TEMPLATE),
-        text=render(TEXT_TEMPLATE),
-    )
+# --------------------------------------------------------------------------- several alerts in one message
+
+
+@dataclass(frozen=True)
+class WatchlistGroup:
+    label: str
+    alerts: Sequence[AlertContext]
+
+
+@dataclass(frozen=True)
+class DigestContext:
+    """Several alerts for one channel, in one message, grouped by watchlist."""
+
+    reason: FoldReason
+    groups: Sequence[WatchlistGroup]
+    #: One sentence on why these arrive together ("Held during quiet hours 22:00–07:00.").
+    note: str = ""
+    #: A fold too long for its channel goes out in parts: "(2/3)".
+    part: int = 1
+    parts: int = 1
+
+    @property
+    def count(self) -> int:
+        return sum(len(group.alerts) for group in self.groups)
+
+
+def group_by_watchlist(alerts: Iterable[AlertContext]) -> list[WatchlistGroup]:
+    """Watchlists in the order their first alert comes, alerts in the order given."""
+    groups: dict[str, list[AlertContext]] = {}
+    for alert in alerts:
+        groups.setdefault(alert.label, []).append(alert)
+    return [WatchlistGroup(label, tuple(items)) for label, items in groups.items()]
+
+
+def digest_title(ctx: DigestContext) -> str:
+    """``[Korea] Digest: 3 new articles`` or ``[Hlídka] Digest: 5 new articles — Korea 3, NATO 2``."""
+    noun = "article" if ctx.count == 1 else "articles"
+    head = f"{_REASON_WORDS[ctx.reason]}: {ctx.count} new {noun}"
+    if len(ctx.groups) == 1:
+        title = f"[{ctx.groups[0].label}] {head}"
+    else:
+        title = f"[{APP_LABEL}] {head} — " + ", ".join(f"{g.label} {len(g.alerts)}" for g in ctx.groups)
+    if ctx.parts > 1:
+        title += f" ({ctx.part}/{ctx.parts})"
+    return " ".join(title.split())
+
+
+def render_digest(ctx: DigestContext, templates_dir: Path | None = None) -> RenderedAlert:
+    title = digest_title(ctx)
+    return _render(DIGEST_TEMPLATES, {"digest": ctx, "title": title}, title, templates_dir)
+
+
+def render_operations(subject: str, body: str, templates_dir: Path | None = None) -> RenderedAlert:
+    """An operations notice: its words were written when it was queued, the templates only frame them."""
+    title = " ".join(f"[{APP_LABEL}] {subject}".split())
+    variables = {"title": title, "subject": subject, "lines": body.splitlines()}
+    return _render(OPERATIONS_TEMPLATES, variables, title, templates_dir)

@@ -8,14 +8,22 @@ The port is reserved when the sink is created, but nothing listens until
 :meth:`MailSink.start`: a created-but-stopped sink refuses connections on a
 known port, which is exactly "the mail server is down" for fault tests, and
 ``start()`` afterwards brings it up on the same port.
+
+Two more faults a real mail server shows: :meth:`MailSink.refuse` answers the
+next messages with a temporary error (451) instead of accepting them, and
+:meth:`MailSink.hold` keeps a received message's final "250" back until the
+test lets it go — the window in which the sender has handed the message over
+but does not yet know it was accepted, where a crash tests at-most-one-duplicate.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -40,6 +48,8 @@ class ReceivedMessage:
     text: str | None
     html: str | None
     message: EmailMessage
+    #: ``time.time()`` when the DATA was complete (for latency measurements).
+    received_at: float = field(default_factory=time.time)
 
 
 def _body(message: EmailMessage, subtype: str) -> str | None:
@@ -84,6 +94,9 @@ class MailSink:
         self._controller: Controller | None = None
         self._messages: list[ReceivedMessage] = []
         self._arrived = threading.Condition()
+        self._refusals: list[str] = []
+        self._hold_after: int | None = None
+        self._release = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -143,6 +156,32 @@ class MailSink:
                 raise TimeoutError(f"expected {count} message(s) within {timeout}s, got {len(self._messages)}")
             return list(self._messages)
 
+    # ------------------------------------------------------------------ faults
+
+    def refuse(self, count: int, reply: str = "451 4.3.0 Temporary failure, try again later") -> None:
+        """Answer the next ``count`` messages with ``reply`` instead of accepting them (they are not kept)."""
+        with self._arrived:
+            self._refusals.extend([reply] * count)
+
+    def hold(self, after: int = 0) -> threading.Event:
+        """Keep and count every message, but hold back the "250" of each one after the first ``after``.
+
+        The sender then waits for the reply; set the returned event to answer it
+        (and every later message) at once.
+        """
+        with self._arrived:
+            self._hold_after = after
+            self._release.clear()
+            return self._release
+
+    def _reply_for(self) -> str | None:
+        with self._arrived:
+            return self._refusals.pop(0) if self._refusals else None
+
+    def _must_wait(self) -> bool:
+        with self._arrived:
+            return self._hold_after is not None and len(self._messages) > self._hold_after
+
     def mailto_url(self, to: str = "analytik@example.org", sender: str = "hlidka@example.org",
                    name: str = "Hlidka") -> str:
         """An apprise URL that delivers here: plain SMTP, no TLS, no login."""
@@ -157,8 +196,14 @@ class _Collector:
         self._sink = sink
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        refusal = self._sink._reply_for()
+        if refusal is not None:
+            return refusal
         data: Any = envelope.content
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
         self._sink._store(parse_message(envelope.mail_from or "", list(envelope.rcpt_tos), data))
+        if self._sink._must_wait():
+            while not self._sink._release.is_set():
+                await asyncio.sleep(0.02)
         return "250 Message accepted for delivery"

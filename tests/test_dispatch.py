@@ -55,7 +55,7 @@ def test_pending_alert_is_sent_once_and_marked_sent(database: Database, mail: Ma
     alert_id = add_alert(database, "email")
     dispatcher = Dispatcher(database, make_config(tmp_path, {"email": mail.mailto_url()}), clock=clock, worker_id="w1")
 
-    assert dispatcher.run_once() == DispatchReport(sent=1)
+    assert dispatcher.run_once() == DispatchReport(sent=1, messages=1)
     assert dispatcher.run_once() == DispatchReport()
 
     alert = load_alert(database, alert_id)
@@ -84,7 +84,7 @@ def test_alert_shows_snippet_terms_and_other_urls_of_the_story(database: Databas
                             language="uk", content_hash="x", story_id=story.id))
     config = make_config(tmp_path, {"hook": webhook.url() + "?format=text"})
 
-    assert Dispatcher(database, config, clock=clock).run_once() == DispatchReport(sent=1)
+    assert Dispatcher(database, config, clock=clock).run_once() == DispatchReport(sent=1, messages=1)
 
     [request] = webhook.requests
     payload = request.json()
@@ -112,7 +112,7 @@ def test_smtp_down_backs_off_then_delivers_once_when_up(database: Database, cloc
         sink.start()
         assert dispatcher.run_once() == DispatchReport(), "still waiting out the backoff"
         clock.advance(RETRY_BASE * 1.2)
-        assert dispatcher.run_once() == DispatchReport(sent=1)
+        assert dispatcher.run_once() == DispatchReport(sent=1, messages=1)
         clock.advance(RETRY_BASE * 10)
         assert dispatcher.run_once() == DispatchReport()
 
@@ -201,7 +201,7 @@ def test_missing_variable_waits_without_an_attempt_and_is_logged_once(
     assert webhook.requests == []
 
     monkeypatch.setenv("HLIDKA_TEST_HOOK_TOKEN", "s3cret-token-value")
-    assert dispatcher.run_once() == DispatchReport(sent=1)
+    assert dispatcher.run_once() == DispatchReport(sent=1, messages=1)
     assert webhook.requests[0].path == "/hooks/s3cret-token-value"
     assert "s3cret-token-value" not in caplog.text
 
@@ -214,7 +214,7 @@ def test_waiting_alerts_do_not_take_the_places_of_sendable_ones(
         add_alert(database, "blocked", url=f"https://www.mocr.cz/blocked-{n}")
     add_alert(database, "hook")
     config = make_config(tmp_path, {"hook": webhook.url(), "blocked": "json://${HLIDKA_TEST_UNSET}@127.0.0.1:9/"})
-    assert Dispatcher(database, config, clock=clock).run_once(limit=1) == DispatchReport(sent=1, waiting=3)
+    assert Dispatcher(database, config, clock=clock).run_once(limit=1) == DispatchReport(sent=1, messages=1, waiting=3)
 
 
 def test_channel_removed_from_config_keeps_its_alerts_pending(database: Database, clock: Clock, tmp_path: Path,
@@ -234,7 +234,7 @@ def test_expired_lease_is_reclaimed_and_a_live_one_is_left_alone(database: Datab
                      claimed_by="live-worker", claimed_until=clock.now + timedelta(minutes=4))
     dispatcher = Dispatcher(database, make_config(tmp_path, {"email": mail.mailto_url()}), clock=clock, worker_id="w2")
 
-    assert dispatcher.run_once() == DispatchReport(sent=1)
+    assert dispatcher.run_once() == DispatchReport(sent=1, messages=1)
 
     assert (load_alert(database, crashed).status, load_alert(database, crashed).claimed_by) == ("sent", "w2")
     assert (load_alert(database, busy).status, load_alert(database, busy).claimed_by) == ("sending", "live-worker")

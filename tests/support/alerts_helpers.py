@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from config import Config
 from config.schema import AlertSettings, Channel, Settings, Source, Watchlist
 from hlidka.db import Alert, Article, Database, KnownUrl, Match, utcnow
@@ -45,18 +47,37 @@ class Clock:
         self.now += delta
 
 
-def make_config(directory: Path, channels: dict[str, str], alerts: AlertSettings | None = None) -> Config:
-    """A Config with a Korea watchlist and one source, alerting to ``channels`` (name → apprise URL)."""
+def make_config(directory: Path, channels: dict[str, str | dict[str, Any]], alerts: AlertSettings | None = None,
+                watchlist_alert: dict[str, Any] | None = None) -> Config:
+    """A Config with Korea and NATO watchlists and one source, alerting to ``channels``.
+
+    A channel is an apprise URL, or a mapping of ``Channel`` fields (url, delivery, quiet_hours…);
+    ``watchlist_alert`` is the Korea watchlist's ``alert:`` section.
+    """
     settings = Settings(
-        channels={name: Channel(url=url) for name, url in channels.items()},
+        channels={name: Channel.model_validate({"url": spec} if isinstance(spec, str) else spec)
+                  for name, spec in channels.items()},
         default_channels=list(channels),
         alerts=alerts or AlertSettings(),
     )
-    watchlist = Watchlist.model_validate(
-        {"id": "korea", "name": "Korea", "any": ["Korejská republika", "jihokorejský", "Південна Корея"]}
-    )
+    korea = Watchlist.model_validate({"id": "korea", "name": "Korea", "alert": watchlist_alert or {},
+                                      "any": ["Korejská republika", "jihokorejský", "Південна Корея"]})
+    nato = Watchlist.model_validate({"id": "nato", "name": "NATO", "any": ["NATO"]})
     source = Source(id="mocr", name="Ministerstvo obrany ČR", start_urls=["https://www.mocr.cz/"])
-    return Config(directory=directory, settings=settings, sources=(source,), watchlists=(watchlist,))
+    return Config(directory=directory, settings=settings, sources=(source,), watchlists=(korea, nato))
+
+
+def write_config(directory: Path, database_url: str, mail_url: str, lease: str = "5s") -> Path:
+    """A configuration directory as a user has it, for ``hlidka`` run as a command: settings, no sources,
+    a Korea watchlist, one email channel. The claim lease is the shortest allowed, so that a test can
+    wait one out."""
+    (directory / "watchlists").mkdir(parents=True)
+    settings = {"database": database_url, "channels": {"email": {"url": mail_url}}, "default_channels": ["email"],
+                "alerts": {"claim_lease": lease, "retry_base": "1s"}}
+    (directory / "settings.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    (directory / "sources.yaml").write_text("sources: []\n", encoding="utf-8")
+    (directory / "watchlists" / "korea.yaml").write_text("name: Korea\nany: [Korea]\n", encoding="utf-8")
+    return directory
 
 
 def hits_for(text: str, surfaces: Iterable[tuple[str, str]], field: str = "text") -> list[dict[str, Any]]:
@@ -72,8 +93,8 @@ def hits_for(text: str, surfaces: Iterable[tuple[str, str]], field: str = "text"
 def add_alert(database: Database, channel: str, *, title: str = CZECH_TITLE, text: str = CZECH_TEXT,
               url: str = "https://www.mocr.cz/seoul-defense-dialogue", language: str = "cs",
               hits: list[dict[str, Any]] | None = None, created_at: datetime | None = None,
-              **alert_fields: Any) -> int:
-    """Store an article, its Korea match and one alert for ``channel``; returns the alert id."""
+              watchlist: str = "korea", **alert_fields: Any) -> int:
+    """Store an article, its match and one alert for ``channel``; returns the alert id."""
     if hits is None:
         hits = hits_for(text, [("Korejská republika", "Korejská republika"), ("jihokorejský", "jihokorejským")])
     with database.session() as session, session.begin():
@@ -83,9 +104,9 @@ def add_alert(database: Database, channel: str, *, title: str = CZECH_TITLE, tex
         session.flush()
         article.story_id = article.id
         session.add(KnownUrl(canonical_url=url, source_id="mocr", article_id=article.id))
-        session.add(Match(article_id=article.id, watchlist_id="korea", score=4.0, hits=hits))
-        alert = Alert(dedupe_key=f"story:{article.id}:korea:{channel}", article_id=article.id,
-                      watchlist_id="korea", channel=channel, **alert_fields)
+        session.add(Match(article_id=article.id, watchlist_id=watchlist, score=4.0, hits=hits))
+        alert = Alert(dedupe_key=f"story:{article.id}:{watchlist}:{channel}", article_id=article.id,
+                      watchlist_id=watchlist, channel=channel, **alert_fields)
         if created_at is not None:
             alert.created_at = alert.next_attempt_at = created_at
         session.add(alert)
