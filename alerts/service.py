@@ -1,126 +1,168 @@
 """``hlidka run``: the long-lived service.
 
-One APScheduler process owns the schedule: each source is crawled on its own
-interval in a child process (the Twisted reactor runs once per process, and a
-child that crashes, hangs or leaks cannot take the service down), and the
-dispatcher sends queued alerts from a thread of this process. The
-configuration is re-read when its files change; an invalid edit is reported
-and the last valid configuration stays in force.
+One APScheduler process owns the schedule; it is the only one on its database
+(:mod:`alerts.instance`), a second ``hlidka run`` refuses to start or waits as
+a standby. Each enabled source has a job in the database (:mod:`alerts.jobs`),
+so the next run of every source survives restarts and missed runs are
+coalesced. A due source is crawled in a child process (:mod:`alerts.crawls`):
+a crash, hang or leak there is a failed run, never a dead service. After each
+run the source's health is judged (:mod:`alerts.health`) and a breakage or
+recovery is reported once to the operations channels (:mod:`alerts.ops`).
+
+The dispatcher sends queued alerts from a thread of this process. The
+configuration files are re-read when their contents change: a valid edit is
+applied without a restart (crawl children get the new configuration, sources
+are rescheduled); an invalid one is reported (log and operations alert) and
+the last valid configuration stays in force.
 """
 
 from __future__ import annotations
 
-import fcntl
+import hashlib
 import logging
-import os
 import pickle
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import Any
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import func, select
 
+from alerts import jobs
+from alerts.crawls import (
+    CommandLauncher,
+    CrawlCommand,
+    CrawlQueue,
+    ForkLauncher,
+    Launcher,
+    interrupt_stale_runs,
+    newest_run_id,
+    settle_runs,
+    watch,
+)
 from alerts.dispatch import Dispatcher
+from alerts.health import check_source
+from alerts.instance import AlreadyRunning, InstanceLock, beat, mark_stopped
+from alerts.ops import queue_notice
 from config import Config, ConfigError, check_config
-from crawler.run import latest_runs
-from hlidka.db import Database, open_database, utcnow
+from hlidka.db import CrawlRun, open_database, utcnow
+from hlidka.logs import format_from_environment, use_format
 from pipelines.matching import lint_watchlist
 
 logger = logging.getLogger("hlidka.service")
 
 DISPATCH_JOB = "dispatch"
 RELOAD_JOB = "reload-config"
+HOUSEKEEPING_JOB = "housekeeping"
+#: Heartbeat and lock check; also how soon ``hlidka status`` notices a dead service.
+HOUSEKEEPING_INTERVAL = timedelta(seconds=10)
+#: Threads of the crawl executor: one per source waiting or crawling; only as many exist as are used.
+CRAWL_THREADS = 500
+#: How long a stopping service lets crawl children close their runs before killing them.
+STOP_GRACE = 15.0
+#: A wall clock that moved this much against the monotonic clock was set back or forward.
+CLOCK_JUMP = timedelta(seconds=30)
+EXIT_LOCK_LOST = 4
 
 
-class AlreadyRunning(RuntimeError):
-    """Another ``hlidka run`` holds the lock for this configuration's database."""
-
-
-def config_fingerprint(directory: Path) -> tuple[tuple[str, float, int], ...]:
-    """Cheap change detection: names, mtimes and sizes of every YAML file."""
-    files = sorted([*directory.glob("*.yaml"), *directory.glob("watchlists/*.y*ml")])
-    fingerprint = []
-    for path in files:
+def config_fingerprint(directory: Path) -> str:
+    """Hash of every YAML file's name and contents: an edit is noticed even when size and mtime are kept."""
+    digest = hashlib.sha256()
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("watchlists/*.y*ml")]):
         try:
-            stat = path.stat()
+            data = path.read_bytes()
         except FileNotFoundError:
             continue
-        fingerprint.append((str(path), stat.st_mtime, stat.st_size))
-    return tuple(fingerprint)
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + data + b"\0")
+    return digest.hexdigest()
 
 
 class Service:
-    """Schedules crawls and alert dispatch until stopped by SIGINT/SIGTERM."""
+    """Schedules crawls and alert dispatch until stopped by SIGINT/SIGTERM (or :meth:`stop`)."""
 
-    def __init__(self, config: Config, reload_interval: timedelta = timedelta(seconds=30),
-                 crawl_command: Callable[[Path, str], list[str]] | None = None, max_parallel_crawls: int = 2):
+    def __init__(self, config: Config, crawl_command: CrawlCommand | None = None, standby: bool = False):
         self.config = config
-        self.reload_interval = reload_interval
-        self.crawl_command = crawl_command or self._default_crawl_command
-        self.database: Database = open_database(config.database_url)
-        self.dispatcher = Dispatcher(self.database, config)
+        self.standby = standby
+        self.database = open_database(config.database_url)
+        self.dispatcher = Dispatcher(self.database, config, should_stop=lambda: self.stopping.is_set())
         self.fingerprint = config_fingerprint(config.directory)
+        self.rejected = False
+        self.log_format = format_from_environment() or config.settings.service.log_format
         self.snapshot_dir = Path(tempfile.mkdtemp(prefix="hlidka-config-"))
         self.snapshot = self._write_snapshot(config)
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
-        self.children_lock = threading.Lock()
-        # Each crawl child imports Scrapy and starts extraction workers (~3 CPU-seconds):
-        # running every source's child at once on a small machine only makes all of them slow.
-        self.crawl_slots = threading.BoundedSemaphore(max_parallel_crawls)
+        self.launcher: Launcher = CommandLauncher(crawl_command) if crawl_command else ForkLauncher()
+        self.queue = CrawlQueue(self._run_batch, self._crawl_limits)
         self.stopping = threading.Event()
-        self.in_flight = 0
-        self.in_flight_changed = threading.Condition()
-        self.scheduler = BlockingScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=max(4, len(config.sources) + 2))},
+        #: Set when the stop grace is over: children still running are killed.
+        self.kill_children = threading.Event()
+        self.busy = 0
+        self.busy_changed = threading.Condition()
+        self.lock = InstanceLock(self.database)
+        self.started_at = utcnow()
+        self.exit_code = 0
+        self.metrics_server: Any = None
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore(), jobs.JOBSTORE: SQLAlchemyJobStore(engine=self.database.engine)},
+            executors={"default": ThreadPoolExecutor(4), jobs.EXECUTOR: ThreadPoolExecutor(CRAWL_THREADS)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            timezone="UTC",
+            timezone=UTC,
         )
-        self._lock_file: IO[str] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
-    def acquire_lock(self) -> None:
-        """Two services on one database would crawl and alert twice; the second one refuses."""
-        lock_path = Path(self.config.directory).resolve().parent / "data" / "hlidka.lock"
-        if self.config.database_url.startswith("sqlite:///"):
-            lock_path = Path(self.config.database_url.removeprefix("sqlite:///") + ".lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = lock_path.open("w")
+    def run(self) -> int:
+        """Serve until stopped; the exit code for ``hlidka run``."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, self._on_signal)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise AlreadyRunning(f"another 'hlidka run' is using this database (lock {lock_path})") from None
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock_file = handle
-
-    def run(self) -> None:
-        self.acquire_lock()
-        self._schedule(self.config, first_run=True)
-        self.scheduler.add_listener(self._job_submitted, EVENT_JOB_SUBMITTED)
-        self.scheduler.add_listener(self._job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-        self.scheduler.add_job(self.dispatch, IntervalTrigger(seconds=self.config.settings.alerts.dispatch_interval.total_seconds()),
-                               id=DISPATCH_JOB, next_run_time=utcnow())
-        self.scheduler.add_job(self.reload, IntervalTrigger(seconds=self.reload_interval.total_seconds()), id=RELOAD_JOB)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._on_signal)
-        self._log_schedule()
+            acquired = self.lock.acquire(self.standby, self.stopping)
+        except AlreadyRunning:
+            self._release()
+            raise
+        if not acquired:  # stopped while waiting as a standby
+            self._release()
+            return 0
         try:
-            self.scheduler.start()
+            self._start()
+            while not self.stopping.wait(1.0):
+                pass
         finally:
-            self._cleanup()
+            self._shutdown()
+        return self.exit_code
+
+    def _start(self) -> None:
+        use_format(self.log_format)
+        # Runs still "running" belong to crawl processes of a service that was killed (a `hlidka crawl`
+        # run by hand meanwhile records its own result when it ends, over this).
+        stale = interrupt_stale_runs(self.database, utcnow())
+        if stale:
+            logger.warning("%d crawl runs left running by a previous service recorded as interrupted", stale)
+        jobs.bind(self.crawl_source)
+        self.scheduler.start(paused=True)
+        report = jobs.sync_jobs(self.scheduler, self.config, self._last_started(), utcnow())
+        jobs.pull_back_far_runs(self.scheduler, utcnow())
+        alerts = self.config.settings.alerts
+        self.scheduler.add_job(self.dispatch, IntervalTrigger(seconds=alerts.dispatch_interval.total_seconds()),
+                               id=DISPATCH_JOB, next_run_time=utcnow())
+        self.scheduler.add_job(self.reload, self._reload_trigger(self.config), id=RELOAD_JOB)
+        self.scheduler.add_job(self.housekeeping, IntervalTrigger(seconds=HOUSEKEEPING_INTERVAL.total_seconds()),
+                               id=HOUSEKEEPING_JOB, next_run_time=utcnow())
+        self._log_schedule(report)
+        self._start_metrics()
+        threading.Thread(target=self._watch_clock, name="clock-watch", daemon=True).start()
+        self.scheduler.resume()
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         logger.info("received %s: stopping (running crawls are terminated)", signal.Signals(signum).name)
@@ -128,132 +170,226 @@ class Service:
 
     def stop(self) -> None:
         self.stopping.set()
-        with self.children_lock:
-            for child in self.children.values():
-                child.terminate()
+
+    def _shutdown(self) -> None:
+        """Let running crawls record their runs and a half-sent alert be marked, then release everything."""
+        self.queue.stop()  # running crawls are asked to finish by their watchers (see alerts.crawls.watch)
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            jobs.shutdown(self.scheduler)
+        if not self._wait_idle(STOP_GRACE):
+            self.kill_children.set()
+            self._wait_idle(STOP_GRACE)
+        jobs.bind(None)
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+        if self.lock.still_held():
+            mark_stopped(self.database)
+        self.lock.release()
+        self._release()
+        logger.info("stopped")
 
-    def _job_submitted(self, _event: object) -> None:
-        with self.in_flight_changed:
-            self.in_flight += 1
-
-    def _job_done(self, _event: object) -> None:
-        with self.in_flight_changed:
-            self.in_flight -= 1
-            self.in_flight_changed.notify_all()
-
-    def _cleanup(self, grace: float = 15.0) -> None:
-        """Let running jobs finish (an alert half-sent must be marked), then release everything."""
-        deadline = time.monotonic() + grace
-        with self.children_lock:
-            children = list(self.children.values())
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-        with self.in_flight_changed:
-            self.in_flight_changed.wait_for(lambda: self.in_flight <= 0, timeout=max(0.1, deadline - time.monotonic()))
+    def _release(self) -> None:
         self.database.dispose()
         shutil.rmtree(self.snapshot_dir, ignore_errors=True)
-        if self._lock_file:
-            self._lock_file.close()
-        logger.info("stopped")
+
+    @contextmanager
+    def _job(self) -> Iterator[None]:
+        """Counts running jobs, so that stopping waits for them (and for nothing else)."""
+        with self.busy_changed:
+            self.busy += 1
+        try:
+            yield
+        finally:
+            with self.busy_changed:
+                self.busy -= 1
+                self.busy_changed.notify_all()
+
+    def _wait_idle(self, timeout: float) -> bool:
+        with self.busy_changed:
+            return self.busy_changed.wait_for(lambda: self.busy <= 0, timeout=timeout)
 
     # ------------------------------------------------------------------ schedule
 
-    def _schedule(self, config: Config, first_run: bool = False) -> None:
-        wanted = {f"crawl:{s.id}": s for s in config.sources if s.enabled}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("crawl:") and job.id not in wanted:
-                job.remove()
-        for job_id, source in wanted.items():
-            seconds = source.interval.total_seconds()
-            trigger = IntervalTrigger(seconds=seconds, jitter=min(seconds * 0.1, 60))
-            existing = self.scheduler.get_job(job_id)
-            if existing is None:
-                self.scheduler.add_job(self.crawl_source, trigger, args=[source.id], id=job_id,
-                                       next_run_time=utcnow() if first_run else None)
-                if not first_run:
-                    self.scheduler.modify_job(job_id, next_run_time=utcnow())
-            elif existing.trigger.interval != trigger.interval:
-                existing.reschedule(trigger)
+    def _last_started(self) -> dict[str, datetime]:
+        with self.database.session() as session:
+            rows = session.execute(select(CrawlRun.source_id, func.max(CrawlRun.started_at)).group_by(CrawlRun.source_id))
+            return {source_id: started for source_id, started in rows}
 
-    def _log_schedule(self) -> None:
+    def _reload_trigger(self, config: Config) -> IntervalTrigger:
+        return IntervalTrigger(seconds=config.settings.service.reload_interval.total_seconds())
+
+    def _log_schedule(self, report: jobs.SyncReport) -> None:
+        changes = {**{s: "new" for s in report.added}, **{s: "rescheduled" for s in report.rescheduled},
+                   **{s: "resumed" for s in report.kept}}
         for source in self.config.sources:
-            state = f"every {source.interval}" if source.enabled else "disabled"
-            logger.info("source %-20s %s  %s", source.id, state, source.start_urls[0])
-        logger.info("alerts dispatched every %s; configuration re-read every %s",
-                    self.config.settings.alerts.dispatch_interval, self.reload_interval)
+            if not source.enabled:
+                logger.info("source %-20s disabled", source.id)
+                continue
+            job = self.scheduler.get_job(jobs.job_id(source.id), jobstore=jobs.JOBSTORE)
+            next_run = f"{job.next_run_time:%Y-%m-%d %H:%M:%S} UTC" if job and job.next_run_time else "-"
+            logger.info("source %-20s %s; next run %s (%s)  %s", source.id, jobs.describe_schedule(source), next_run,
+                        changes.get(source.id, "?"), source.start_urls[0])
+        for source_id in report.removed:
+            logger.info("source %s is no longer configured: its schedule was removed", source_id)
+        settings = self.config.settings
+        logger.info("alerts dispatched every %s; configuration re-read every %s; up to %d crawl processes",
+                    settings.alerts.dispatch_interval, settings.service.reload_interval,
+                    settings.service.crawl_processes)
 
-    # ------------------------------------------------------------------ jobs
+    def _watch_clock(self) -> None:
+        """Brings back next runs that a clock set back pushed into the future (see :mod:`alerts.jobs`)."""
+        wall, mono = time.time(), time.monotonic()
+        while not self.stopping.wait(5.0):
+            now_wall, now_mono = time.time(), time.monotonic()
+            drift = (now_wall - wall) - (now_mono - mono)
+            wall, mono = now_wall, now_mono
+            if abs(drift) < CLOCK_JUMP.total_seconds():
+                continue
+            logger.warning("the system clock jumped by %+.0f s", drift, extra={"event": "clock_jump"})
+            if drift < 0 and self.scheduler.running:
+                moved = jobs.pull_back_far_runs(self.scheduler, utcnow())
+                if moved:
+                    logger.warning("brought back the next run of %s", ", ".join(moved))
+
+    # ------------------------------------------------------------------ crawls
+
+    def _crawl_limits(self) -> tuple[int, int]:
+        service = self.config.settings.service
+        return service.crawl_processes, service.batch_size
 
     def crawl_source(self, source_id: str) -> None:
-        with self.crawl_slots:
+        """The job of one source: crawl it (maybe with others due now), record, judge its health."""
+        with self._job():
             if self.stopping.is_set():
                 return
-            started = utcnow()
-            code = self._run_child(source_id)
-            if self.stopping.is_set():
+            run = self.queue.crawl(source_id)
+            if run is None:
                 return
-            self._report_crawl(source_id, code, started)
-        self.scheduler.modify_job(DISPATCH_JOB, next_run_time=utcnow())
+            self._report_run(run)
+            change = check_source(self.database, self.config, source_id)
+            if change is not None and change.event == "broken":
+                logger.error("source %s is broken: %s", source_id, change.verdict.problem,
+                             extra={"source": source_id, "event": "source_broken", "reason": change.verdict.reason})
+            elif change is not None:
+                logger.info("source %s works again", source_id, extra={"source": source_id, "event": "source_recovered"})
+            if (run.articles_new or change is not None) and not self.stopping.is_set():
+                self.scheduler.modify_job(DISPATCH_JOB, next_run_time=utcnow())
 
-    def _run_child(self, source_id: str) -> int | None:
-        """Exit code of the crawl child, or None when it ran past its limit and was killed."""
-        timeout = self.config.settings.crawl.crawl_timeout.total_seconds()
-        logger.info("crawling %s", source_id)
-        child = subprocess.Popen(self.crawl_command(self.snapshot, source_id))
-        with self.children_lock:
-            self.children[source_id] = child
+    def _run_batch(self, source_ids: list[str]) -> dict[str, CrawlRun]:
+        config, snapshot = self.config, self.snapshot
+        after, started = newest_run_id(self.database), utcnow()
+        logger.info("crawling %s", ", ".join(source_ids), extra={"event": "crawl_started", "sources": source_ids})
+        child = self.launcher.start(snapshot, source_ids, self.log_format)
+        ended = watch(child, config.settings.crawl.crawl_timeout, config.settings.service.crawl_memory_limit,
+                      self.stopping, self.kill_children)
         try:
-            code = child.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-            code = None
-            logger.error("crawl of %s ran past its limit of %ss: killed", source_id, int(timeout))
-        finally:
-            with self.children_lock:
-                self.children.pop(source_id, None)
-        return code
+            child.close()
+        except ValueError:
+            logger.error("crawl process %d of %s did not end after SIGKILL", child.pid, ", ".join(source_ids))
+        if ended.problem():
+            logger.error("crawl process of %s: %s", ", ".join(source_ids), ended.problem(),
+                         extra={"event": "crawl_process_failed", "sources": source_ids})
+        return settle_runs(self.database, source_ids, after, started, ended, self.stopping.is_set())
 
-    def _report_crawl(self, source_id: str, code: int | None, started: datetime) -> None:
-        runs = [r for r in latest_runs(self.config, [source_id]) if r.started_at >= started]
-        if not runs:
-            logger.error("crawl of %s failed before recording its run (exit code %s)", source_id, code)
-        elif runs[0].status == "ok":
-            logger.info("crawled %s: %d pages, %d new articles", source_id, runs[0].pages, runs[0].articles_new)
+    def _report_run(self, run: CrawlRun) -> None:
+        figures = {"source": run.source_id, "event": f"crawl_{run.status}", "pages": run.pages,
+                   "article_links": run.article_links, "articles_new": run.articles_new, "run_id": run.id}
+        if run.status == "ok":
+            links = "listing unchanged" if run.article_links is None else f"{run.article_links} article links"
+            logger.info("crawled %s: %d pages, %s, %d new articles", run.source_id, run.pages, links,
+                        run.articles_new, extra=figures)
+        elif run.status == "interrupted":
+            logger.warning("crawl of %s interrupted: %s", run.source_id, run.message, extra=figures)
         else:
-            logger.error("crawl of %s failed: %s", source_id, runs[0].message)
+            logger.error("crawl of %s failed: %s", run.source_id, run.message, extra=figures)
+
+    # ------------------------------------------------------------------ other jobs
 
     def dispatch(self) -> None:
-        report = self.dispatcher.run_once()
-        if report.sent or report.retried or report.failed:
-            logger.info("alerts: %d sent, %d to retry, %d failed, %d waiting",
-                        report.sent, report.retried, report.failed, report.waiting)
+        with self._job():
+            report = self.dispatcher.run_once()
+            if report.sent or report.retried or report.failed:
+                logger.info("alerts: %d sent, %d to retry, %d failed, %d waiting",
+                            report.sent, report.retried, report.failed, report.waiting)
+
+    def housekeeping(self) -> None:
+        with self._job():
+            if not self.lock.still_held():
+                logger.critical("lost the instance lock (%s): stopping so that no second scheduler runs beside "
+                                "a standby that may have taken over", self.lock.description)
+                self.exit_code = EXIT_LOCK_LOST
+                self.stop()
+                return
+            beat(self.database, self.started_at)
 
     def reload(self) -> None:
-        fingerprint = config_fingerprint(self.config.directory)
-        if fingerprint == self.fingerprint:
-            return
-        self.fingerprint = fingerprint
-        config, issues = check_config(self.config.directory, linters=(lint_watchlist,))
-        if config is None:
-            logger.error("configuration change rejected; keeping the last valid configuration:\n%s",
-                         "\n".join(str(i) for i in issues if i.level == "error"))
-            return
-        if config.database_url != self.config.database_url:
-            logger.error("a database change needs a restart; keeping %s", "the current database")
-            return
+        with self._job():
+            fingerprint = config_fingerprint(self.config.directory)
+            if fingerprint == self.fingerprint:
+                return
+            self.fingerprint = fingerprint
+            config, issues = check_config(self.config.directory, linters=(lint_watchlist,))
+            errors = [str(issue) for issue in issues if issue.level == "error"]
+            if config is not None and config.database_url != self.config.database_url:
+                config, errors = None, [f"{self.config.directory / 'settings.yaml'}: error: database: "
+                                        "a different database needs a restart of the service"]
+            if config is None:
+                self._reject(fingerprint, errors)
+                return
+            self._apply(config, fingerprint)
+
+    def _reject(self, fingerprint: str, errors: list[str]) -> None:
+        logger.error("configuration change rejected; keeping the last valid configuration:\n%s", "\n".join(errors),
+                     extra={"event": "config_rejected"})
+        self.rejected = True
+        body = "\n".join([
+            f"An edit of the configuration in {self.config.directory} was rejected:",
+            *errors,
+            "Hlídka keeps running with the last valid configuration until the files are fixed.",
+        ])
+        with self.database.session() as session, session.begin():
+            queue_notice(session, self.config, f"config:rejected:{fingerprint[:16]}", "configuration change rejected", body)
+
+    def _apply(self, config: Config, fingerprint: str) -> None:
+        for warning in config.warnings:
+            logger.warning("%s", warning)
+        old = self.config.settings
         self.config = config
         self.snapshot = self._write_snapshot(config)
-        self.dispatcher = Dispatcher(self.database, config)
-        self._schedule(config)
-        logger.info("configuration reloaded: %d sources, %d watchlists", len(config.sources), len(config.watchlists))
+        self.dispatcher = Dispatcher(self.database, config, should_stop=lambda: self.stopping.is_set())
+        self.log_format = format_from_environment() or config.settings.service.log_format
+        use_format(self.log_format)
+        report = jobs.sync_jobs(self.scheduler, config, self._last_started(), utcnow())
+        if config.settings.service.reload_interval != old.service.reload_interval:
+            self.scheduler.reschedule_job(RELOAD_JOB, trigger=self._reload_trigger(config))
+        if config.settings.alerts.dispatch_interval != old.alerts.dispatch_interval:
+            self.scheduler.reschedule_job(
+                DISPATCH_JOB, trigger=IntervalTrigger(seconds=config.settings.alerts.dispatch_interval.total_seconds()))
+        if config.settings.service.metrics != old.service.metrics:
+            logger.warning("the metrics endpoint changes at the next restart of the service")
+        logger.info("configuration reloaded: %d sources (%d new, %d rescheduled, %d removed), %d watchlists",
+                    len(config.sources), len(report.added), len(report.rescheduled), len(report.removed),
+                    len(config.watchlists), extra={"event": "config_reloaded"})
+        if self.rejected:
+            self.rejected = False
+            with self.database.session() as session, session.begin():
+                queue_notice(session, config, f"config:accepted:{fingerprint[:16]}", "configuration accepted again",
+                             f"The configuration in {config.directory} is valid again and now in force.")
 
-    # ------------------------------------------------------------------ children
+    # ------------------------------------------------------------------ metrics and snapshots
+
+    def _start_metrics(self) -> None:
+        metrics = self.config.settings.service.metrics
+        if not metrics.enabled:
+            return
+        from hlidka.metrics import serve_metrics
+
+        try:
+            self.metrics_server, port = serve_metrics(self.database, lambda: self.config, metrics.host, metrics.port)
+        except OSError as exc:
+            logger.error("metrics endpoint not started on %s:%d: %s", metrics.host, metrics.port, exc)
+            return
+        logger.info("metrics at http://%s:%d/metrics", metrics.host, port)
 
     def _write_snapshot(self, config: Config) -> Path:
         """The crawl children get the validated config the service holds, not the files as they are now."""
@@ -264,12 +400,8 @@ class Service:
             old.unlink()  # keep the previous one: a child that just started may still be reading it
         return path
 
-    @staticmethod
-    def _default_crawl_command(snapshot: Path, source_id: str) -> list[str]:
-        return [sys.executable, "-m", "hlidka", "crawl", "--snapshot", str(snapshot), "--source", source_id, "--no-send"]
 
-
-def run_service(config_dir: Path) -> int:
+def run_service(config_dir: Path, standby: bool = False) -> int:
     try:
         config, issues = check_config(config_dir, linters=(lint_watchlist,))
         if config is None:
@@ -277,11 +409,11 @@ def run_service(config_dir: Path) -> int:
     except ConfigError as exc:
         logger.error("cannot start: the configuration has errors:\n%s", exc)
         return 2
+    use_format(format_from_environment() or config.settings.service.log_format)
     for warning in config.warnings:
         logger.warning("%s", warning)
     try:
-        Service(config).run()
+        return Service(config, standby=standby).run()
     except AlreadyRunning as exc:
         logger.error("%s", exc)
         return 3
-    return 0

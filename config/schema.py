@@ -496,6 +496,21 @@ class ServiceSettings(Strict):
         return value
 
 
+class DedupeSettings(Strict):
+    """When two articles are one story (pipelines.neardup): a later member alerts no watchlist the story alerted."""
+
+    threshold: float = Field(
+        default=0.5, ge=0.3, le=1.0,
+        description="Estimated Jaccard similarity of the main texts' 4-word shingles at which an article joins "
+                    "an earlier one's story. Re-publications measured 0.62-1.0, different articles on one topic "
+                    "at most 0.13 (bench/neardup_pairs.py).",
+    )
+    window: Duration = Field(
+        default=timedelta(days=30),
+        description="How far back a new article is compared; older articles leave the near-duplicate index.",
+    )
+
+
 class Settings(Strict):
     database: str = "sqlite:///data/hlidka.db"
     channels: dict[str, Channel] = Field(default_factory=dict)
@@ -504,6 +519,7 @@ class Settings(Strict):
     )
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     service: ServiceSettings = Field(default_factory=ServiceSettings)
 

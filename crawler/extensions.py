@@ -15,6 +15,14 @@ from scrapy import signals
 from hlidka.db import CrawlRun, shared_database, utcnow
 
 
+#: Stats that deserve a line in the run's record even when the run succeeded.
+_NOTES = (
+    ("hlidka/budget_refused", "request budget (max_requests) spent: a spider trap, or a source that needs more"),
+    ("hlidka/retry_after_too_long", "the site asked to wait longer than max_retry_after: pages left for the next run"),
+    ("hlidka/requests_failed", "some pages failed and will be retried on the next run"),
+)
+
+
 class CrawlRunRecorder:
     def __init__(self, crawler: Any):
         self.crawler = crawler
@@ -39,15 +47,16 @@ class CrawlRunRecorder:
         errors = int(stats.get("log_count/ERROR", 0)) + int(stats.get("downloader/exception_count", 0))
         listings = int(stats.get("hlidka/listing_pages", 0))
         failed = reason != "finished" or listings == 0
-        message = None
+        notes = [note for key, note in _NOTES if stats.get(key)]
         if failed:
             exceptions = sorted(k.rsplit("/", 1)[-1] for k in stats if k.startswith("downloader/exception_type_count/"))
             statuses = sorted(k.rsplit("/", 1)[-1] for k in stats if k.startswith("downloader/response_status_count/"))
-            message = f"finish reason {reason!r}; listing pages read: {listings}"
+            notes.insert(0, f"finish reason {reason!r}; listing pages read: {listings}")
             if exceptions:
-                message += f"; errors: {', '.join(exceptions)}"
+                notes.append(f"errors: {', '.join(exceptions)}")
             if statuses:
-                message += f"; HTTP statuses: {', '.join(statuses)}"
+                notes.append(f"HTTP statuses: {', '.join(statuses)}")
+        message = "; ".join(notes) or None
         with self.database.session() as session, session.begin():
             run = session.get(CrawlRun, self.run_id)
             assert run is not None
@@ -58,3 +67,7 @@ class CrawlRunRecorder:
             run.articles_new = int(stats.get("hlidka/articles_new", 0))
             run.errors = errors
             run.message = message
+            # Absent (None) when no listing was read with a body: an unchanged (304) listing says nothing.
+            links = stats.get("hlidka/article_links")
+            run.article_links = None if links is None else int(links)
+            run.articles_rejected = int(stats.get("hlidka/articles_rejected", 0))

@@ -30,6 +30,11 @@ class ArticlePage:
     #: Every canonical key this page is known under: the listing's link, the
     #: URL after redirects, the page's own rel=canonical. All go into the seen-URL store.
     url_keys: set[str] = field(default_factory=set)
+    #: The raw document when the page is a PDF (a press release); ``html`` is then empty.
+    pdf: bytes | None = None
+    #: Set when this is a re-check of a stored article (``recheck`` on the source) that the
+    #: server reports as changed: the id of the stored version it may update.
+    recheck_of: int | None = None
     extracted: Extracted | None = None
     content_hash: str = ""
     #: watchlist id → MatchResult

@@ -53,7 +53,12 @@ def crawl_settings(config: Config, overrides: dict[str, object] | None = None) -
         "DOWNLOAD_WARNSIZE": min(crawl.max_response_bytes, settings.getint("DOWNLOAD_WARNSIZE")),
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_requests_per_domain,
         "DOWNLOAD_DELAY": crawl.download_delay.total_seconds(),
+        "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay.total_seconds(), 0.01),
+        "RETRY_TIMES": crawl.retry_times,
+        "HLIDKA_RETRY_BACKOFF": crawl.retry_backoff.total_seconds(),
+        "HLIDKA_MAX_RETRY_AFTER": crawl.max_retry_after.total_seconds(),
+        "HLIDKA_RESOLVE": dict(crawl.resolve),
         "LOG_LEVEL": config.settings.log_level,
         "LOG_INSTALL_ROOT_HANDLER": False,  # the hlidka command has set up logging already
         "HLIDKA_CONFIG": config,
@@ -69,12 +74,14 @@ def run_crawl(config: Config, source_ids: Sequence[str], overrides: dict[str, ob
     for source_id in source_ids:
         config.source(source_id)  # KeyError early, before the reactor starts
     settings = crawl_settings(config, overrides)
+    process = CrawlerProcess(settings)
+    # After CrawlerProcess: its configure_logging() puts the "scrapy" logger back to DEBUG, which logs
+    # every item in full ("Scraped from …", an article's whole text) and costs the crawl real CPU.
     logging.getLogger("scrapy").setLevel(config.settings.log_level)
     if config.settings.log_level != "DEBUG":
         # Component lists and overridden settings on every run drown the service log.
         for chatty in ("scrapy.middleware", "scrapy.addons", "scrapy.crawler", "scrapy.utils.log"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
-    process = CrawlerProcess(settings)
     for source_id in source_ids:
         process.crawl(SourceSpider, source=source_id)
     try:

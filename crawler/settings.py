@@ -41,6 +41,20 @@ ITEM_PIPELINES = {
     "pipelines.store.StorePipeline": 400,
 }
 
+DOWNLOADER_MIDDLEWARES = {
+    # After robots.txt (a refused request costs nothing), before everything that sends.
+    "crawler.middlewares.RequestBudgetMiddleware": 110,
+    "crawler.middlewares.ConditionalRequestMiddleware": 120,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.PoliteRetryMiddleware": 550,
+    "crawler.middlewares.OffsiteRedirectMiddleware": 610,
+    # Between decompression (590) and the meta-refresh check (580), which reads the text.
+    "crawler.middlewares.CharsetMiddleware": 585,
+}
+
+# Host names pinned to addresses (settings.yaml crawl.resolve); others go to the system resolver.
+TWISTED_DNS_RESOLVER = "crawler.resolver.PinnedHostsResolver"
+
 EXTENSIONS = {
     "crawler.extensions.CrawlRunRecorder": 500,
 }

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from config import Config, ConfigError, check_config, load_config
 from alerts import commands as alerts_commands
+from hlidka import logs, status as status_commands
 from alerts.commands import dispatch_now
 from pipelines.matching import lint_watchlist
 
@@ -31,6 +32,7 @@ def _setup_logging(verbose: bool = False) -> None:
         # Per-run chatter that would drown the service's own log lines.
         for noisy in ("alembic", "apscheduler.executors", "apscheduler.scheduler", "pymorphy3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.use_format(logs.format_from_environment())
 
 
 def load_config_of(args: argparse.Namespace) -> Config:
@@ -56,7 +58,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from alerts.service import run_service
 
-    return run_service(args.config)
+    return run_service(args.config, standby=args.standby)
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
@@ -144,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("run", cmd_run, "run the service: crawl every source on its schedule and send alerts")
+    run = command("run", cmd_run, "run the service: crawl every source on its schedule and send alerts")
+    run.add_argument("--standby", action="store_true", help="if another service holds the database, wait to take over")
     command("check", cmd_check, "validate the configuration; exit 1 on errors, naming file, line and field")
     crawl = command("crawl", cmd_crawl, "crawl sources once now, store new articles, then send alerts")
     crawl.add_argument("--source", action="append", help="source id (repeatable; default: all enabled)")
@@ -160,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     rematch.add_argument("--alert", action="store_true", help="queue and send alerts for new matches")
     command("demo", cmd_demo, "offline walk-through on a local fixture site, with email alerts to a local SMTP server")
     alerts_commands.register(command, common)
+    status_commands.register(command, common)
     db = command("db", lambda a: (db.print_help(), 2)[1], "database commands")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", parents=[common], help="bring the schema to the newest version")

@@ -10,6 +10,7 @@ from scrapy.exceptions import DropItem
 from crawler.items import ArticlePage
 from hlidka.db import shared_database
 from pipelines.extraction import extract_article
+from pipelines.pdftext import extract_pdf
 from pipelines.store import record_rejected_url
 from pipelines.workers import extraction_pool
 
@@ -32,14 +33,18 @@ class ExtractPipeline:
         return cls(crawler)
 
     async def process_item(self, item: ArticlePage) -> ArticlePage:
-        future = extraction_pool(self.workers).submit(
-            extract_article, item.html, item.url, language_hint=item.language_hint, min_chars=self.min_chars
-        )
+        pool = extraction_pool(self.workers)
+        if item.pdf is not None:
+            future = pool.submit(extract_pdf, item.pdf, language_hint=item.language_hint, min_chars=self.min_chars)
+        else:
+            future = pool.submit(
+                extract_article, item.html, item.url, language_hint=item.language_hint, min_chars=self.min_chars
+            )
         extracted = await asyncio.wrap_future(future)
         if not extracted.ok:
             self.crawler.stats.inc_value("hlidka/articles_rejected")
             record_rejected_url(self.database, item.source_id, item.canonical_url, extracted.reason or "no article")
             raise DropItem(f"{item.url}: {extracted.reason}")
         item.extracted = extracted
-        item.html = ""  # the text is extracted; do not carry ~100 KB further down the chain
+        item.html, item.pdf = "", None  # the text is extracted; do not carry ~100 KB further down the chain
         return item

@@ -50,13 +50,19 @@ def _compile(markers: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
 
 
 def cut_at_related(text: str, markers: Iterable[str] = RELATED_MARKERS) -> str:
-    """``text`` up to (not including) the first line that is a marker heading."""
+    """``text`` up to (not including) the first line that is a marker heading.
+
+    A marker before any text is a link in the page header ("Read next" above the
+    headline), not the end of the article: that line alone is dropped.
+    """
     exact, prefixes = _compile(markers)
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        if len(line.strip()) > MAX_MARKER_LINE:
-            continue
-        norm = _normalise(line)
-        if norm in exact or norm.startswith(prefixes):
-            return "\n".join(lines[:index]).rstrip()
-    return text
+    kept: list[str] = []
+    for line in text.split("\n"):
+        if len(line.strip()) <= MAX_MARKER_LINE:
+            norm = _normalise(line)
+            if norm in exact or norm.startswith(prefixes):
+                if any(k.strip() for k in kept):
+                    break
+                continue
+        kept.append(line)
+    return "\n".join(kept).rstrip()

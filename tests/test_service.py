@@ -71,7 +71,7 @@ def test_second_service_on_the_same_database_refuses_to_start(
     first = subprocess.Popen([sys.executable, "-m", "hlidka", "run", "--config", str(directory)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        lock = directory.parent / "data" / "hlidka.db.lock"
+        lock = directory / "hlidka.db.lock"  # next to the fixture configuration's SQLite file
         deadline = time.monotonic() + 60
         while not (lock.exists() and lock.read_text()) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -82,6 +82,41 @@ def test_second_service_on_the_same_database_refuses_to_start(
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=30) == 0
+
+
+def test_a_standby_service_takes_over_when_the_first_one_stops(
+    service_config: tuple[Path, FixtureWeb, MailSink], tmp_path: Path
+) -> None:
+    directory, _web, _mail = service_config
+    command = [sys.executable, "-m", "hlidka", "run", "--config", str(directory)]
+    first_log, standby_log = tmp_path / "first.log", tmp_path / "standby.log"
+    with first_log.open("w") as first_out, standby_log.open("w") as standby_out:
+        first = subprocess.Popen(command, stdout=first_out, stderr=subprocess.STDOUT)
+        standby = None
+        try:
+            wait_for_text(first_log, "crawling")
+            standby = subprocess.Popen([*command, "--standby"], stdout=standby_out, stderr=subprocess.STDOUT)
+            wait_for_text(standby_log, "standby: another 'hlidka run' holds the schedule")
+            assert "crawling" not in standby_log.read_text()
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=60) == 0
+            wait_for_text(standby_log, "standby: the lock is free; taking over the schedule")
+            wait_for_text(standby_log, "crawling")
+            standby.send_signal(signal.SIGTERM)
+            assert standby.wait(timeout=60) == 0
+        finally:
+            for process in (first, standby):
+                if process is not None and process.poll() is None:
+                    process.kill()
+    held_by = standby_log.read_text().split("standby: another 'hlidka run' holds the schedule (", 1)[1]
+    assert held_by.startswith("held by "), "the standby names the service it waits for"
+
+
+def wait_for_text(path: Path, text: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text():
+        assert time.monotonic() < deadline, f"{text!r} not in {path.name} after {timeout:.0f} s"
+        time.sleep(0.3)
 
 
 def test_service_refuses_to_start_on_invalid_configuration(tmp_path: Path) -> None:

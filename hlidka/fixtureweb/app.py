@@ -17,18 +17,16 @@ from math import ceil
 from urllib.parse import urlsplit
 
 from hlidka.fixtureweb.feed import rss_feed
+from hlidka.fixtureweb.http import Response
+from hlidka.fixtureweb.lab import Lab
 from hlidka.fixtureweb.model import Article, Site, slugify
-from hlidka.fixtureweb.render import article_page, listing_page, plain_page
+from hlidka.fixtureweb.render import LINK_SCOPE_CSS, article_page, listing_page, plain_page
+from hlidka.fixtureweb.sitemaps import sitemap
+
+__all__ = ["FixtureApp", "Response"]
 
 ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
 RELATED_FROM_SITE = 3
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -85,6 +83,9 @@ class FixtureApp:
             site_id: _SiteState(site, site.articles, max(a.last_change for a in site.articles).replace(microsecond=0))
             for site_id, site in sites.items()
         }
+        self.lab = Lab(self.sites, base_url, self.articles)
+        #: Sites whose listing has a new layout in which the crawler's link scope finds nothing.
+        self._redesigned: set[str] = set()
 
     @property
     def sites(self) -> dict[str, Site]:
@@ -110,6 +111,29 @@ class FixtureApp:
             self._states[site_id] = replace(state, articles=(article, *state.articles), changed=changed)
         return article
 
+    def redesign(self, site_id: str, redesigned: bool = True) -> None:
+        """Give the site's listing a new layout (its article list moves to ``.story-grid``), or the old one back."""
+        with self._lock:
+            state = self._state(site_id)
+            (self._redesigned.add if redesigned else self._redesigned.discard)(site_id)
+            self._states[site_id] = replace(state, changed=max(datetime.now(timezone.utc).replace(microsecond=0),
+                                                               state.changed + timedelta(seconds=1)))
+
+    def revise(self, site_id: str, article_id: int, **changes: object) -> Article:
+        """Change a published article in place (a corrected typo, an added paragraph); ``modified`` moves
+        to now unless given, so its page gets a new ETag and Last-Modified."""
+        with self._lock:
+            state = self._state(site_id)
+            old = next((a for a in state.articles if a.id == article_id), None)
+            if old is None:
+                raise KeyError(f"site {site_id!r} has no article {article_id}")
+            now = datetime.now(timezone.utc).replace(microsecond=0)
+            modified = max(now, old.last_change.replace(microsecond=0) + timedelta(seconds=1))
+            new = replace(old, **{"modified": modified, **changes})  # type: ignore[arg-type]
+            articles = tuple(new if a.id == article_id else a for a in state.articles)
+            self._states[site_id] = replace(state, articles=articles, changed=max(state.changed + timedelta(seconds=1), modified))
+        return new
+
     def _state(self, site_id: str) -> _SiteState:
         try:
             return self._states[site_id]
@@ -125,6 +149,8 @@ class FixtureApp:
             return Response(200, {"Content-Type": "text/plain; charset=utf-8"}, ROBOTS_TXT.encode())
         if path == "/":
             return self._html(200, plain_page("Hlídka fixture web", self._index()))
+        if path.startswith(Lab.PREFIX):
+            return self.lab.handle(target, headers) or self._not_found()
         if path.startswith("/private/"):
             return self._html(200, plain_page("Intranet", "<p>Přihlaste se prosím.</p>", "cs"))
         state = self._states.get(path.split("/")[1])
@@ -144,7 +170,13 @@ class FixtureApp:
         if page is not None:
             chunk = entries[(page - 1) * site.per_page: page * site.per_page]
             body = listing_page(site, self.base_url, page, pages, chunk)
+            if site.id in self._redesigned:
+                body = body.replace(f'class="{LINK_SCOPE_CSS[1:]}"', 'class="story-grid"')
             return self._cacheable(headers, self._encode(site, body), site, state.changed)
+        if split.path.startswith(site.prefix) and (xml := sitemap(site, self.base_url, split.path[len(site.prefix):],
+                                                                   entries, state.changed)) is not None:
+            return self._cacheable(headers, xml.encode("utf-8"), None, state.changed,
+                                   content_type="application/xml; charset=utf-8")
         if site.feed_path and split.path == site.feed_path:
             feed = rss_feed(site, self.base_url, entries, state.changed).encode("utf-8")
             return self._cacheable(headers, feed, None, state.changed)
@@ -156,9 +188,10 @@ class FixtureApp:
         return self._not_found()
 
     def _cacheable(self, headers: Mapping[str, str], body: bytes, site: Site | None,
-                   last_modified: datetime) -> Response:
+                   last_modified: datetime, content_type: str | None = None) -> Response:
         etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-        content_type = f"text/html; charset={site.encoding}" if site else "application/rss+xml; charset=utf-8"
+        if content_type is None:
+            content_type = f"text/html; charset={site.encoding}" if site else "application/rss+xml; charset=utf-8"
         meta = {"ETag": etag, "Last-Modified": _http_date(last_modified), "Cache-Control": "no-cache"}
         if _not_modified(headers, etag, last_modified):
             return Response(304, meta)

@@ -7,7 +7,10 @@ redirects, charsets, several requests in flight at once.
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,11 +23,33 @@ from hlidka.fixtureweb.model import Article, Site, article_from_mapping
 from hlidka.fixtureweb.sources import fixture_sources
 
 
+@dataclass(frozen=True)
+class Hit:
+    """One answered request, with what the short log leaves out: Host, User-Agent, when, and the body size."""
+
+    method: str
+    path: str
+    status: int
+    host: str
+    user_agent: str
+    at: float  # time.monotonic() when the request arrived
+    bytes: int
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     app: FixtureApp
     log: list[tuple[str, str, int]]
+    hits: list[Hit]
     log_lock: threading.Lock
+    #: Requests being answered now (a slow page answers long after its client gave up), under ``busy``.
+    in_flight: int = 0
+    busy: threading.Condition
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer (a crawler's timeout or size limit) is normal here, not an error."""
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -39,17 +64,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(include_body=False)
 
     def _answer(self, include_body: bool) -> None:
+        arrived = time.monotonic()
         headers = {name.lower(): value for name, value in self.headers.items()}
-        response: Response = self.server.app.handle(self.path, headers)
-        with self.server.log_lock:
-            self.server.log.append((self.command, self.path, response.status))
+        with self.server.busy:
+            self.server.in_flight += 1
+        try:
+            response: Response = self.server.app.handle(self.path, headers)
+            body = response.body if include_body else b""
+            with self.server.log_lock:
+                self.server.log.append((self.command, self.path, response.status))
+                self.server.hits.append(Hit(self.command, self.path, response.status, headers.get("host", ""),
+                                            headers.get("user-agent", ""), arrived, len(body)))
+        finally:
+            with self.server.busy:
+                self.server.in_flight -= 1
+                self.server.busy.notify_all()
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        if include_body:
-            self.wfile.write(response.body)
+        if body:
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request stderr line: the request log is ``FixtureWeb.requests``."""
@@ -66,6 +102,7 @@ class FixtureWeb:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._log: list[tuple[str, str, int]] = []
+        self._hits: list[Hit] = []
         self._log_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -75,7 +112,8 @@ class FixtureWeb:
             return self
         server = _Server(("127.0.0.1", 0), _Handler)
         server.app = FixtureApp(self._sites, f"http://127.0.0.1:{server.server_address[1]}")
-        server.log, server.log_lock = self._log, self._log_lock
+        server.log, server.hits, server.log_lock = self._log, self._hits, self._log_lock
+        server.busy = threading.Condition()
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="fixture-web", daemon=True)
         self._thread.start()
@@ -137,6 +175,15 @@ class FixtureWeb:
         published = self._running.app.publish(site, article)
         return self.article_url(site, published)
 
+    def redesign(self, site: str, redesigned: bool = True) -> None:
+        """Change the site's listing layout so that its configured link scope matches nothing (or undo it)."""
+        self._running.app.redesign(site, redesigned)
+
+    def revise(self, site: str, article: Article, **changes: Any) -> Article:
+        """Edit a published article (e.g. ``paragraphs=…``); its page gets a new ETag and Last-Modified."""
+        assert article.id is not None
+        return self._running.app.revise(site, article.id, **changes)
+
     def sources(self) -> list[dict[str, Any]]:
         """Crawler source definitions (``config.schema.Source`` as plain dicts) for the three sites."""
         return fixture_sources(self._sites, self.base_url)
@@ -148,6 +195,20 @@ class FixtureWeb:
         """Every request answered so far as (method, path with query, status), oldest first."""
         with self._log_lock:
             return list(self._log)
+
+    @property
+    def hits(self) -> list[Hit]:
+        """Every request answered so far with its Host header, time and body size, oldest first."""
+        with self._log_lock:
+            return list(self._hits)
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until no request is being answered, so the logs are complete (a slow page is logged
+        when it has been answered, which may be after the client that asked has exited)."""
+        server = self._running
+        with server.busy:
+            if not server.busy.wait_for(lambda: server.in_flight == 0, timeout):
+                raise TimeoutError(f"the fixture web is still answering {server.in_flight} request(s)")
 
     def count(self, path_prefix: str = "/") -> int:
         """How many requests went to paths starting with ``path_prefix``."""
