@@ -354,8 +354,8 @@ class Service:
         for warning in config.warnings:
             logger.warning("%s", warning)
         old = self.config.settings
+        self.snapshot = self._write_snapshot(config)  # before the config: whoever sees the new one gets both
         self.config = config
-        self.snapshot = self._write_snapshot(config)
         self.dispatcher = Dispatcher(self.database, config, should_stop=lambda: self.stopping.is_set())
         self.log_format = format_from_environment() or config.settings.service.log_format
         use_format(self.log_format)

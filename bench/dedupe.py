@@ -1,7 +1,7 @@
 """Near-duplicate index: insert-and-query throughput and memory at 10,000 and 100,000 stored articles.
 
 Run:  .venv/bin/python bench/dedupe.py [--sizes 10000 100000] [--articles 500] [--postgres URL]
-      (about 3 min for both sizes on SQLite; --postgres adds the same on a PostgreSQL server)
+      (5–10 min for both sizes on SQLite, most of it loading 100,000 articles; --postgres about doubles it)
 
 Compared in the same run, each in a fresh process (so memory figures are its own):
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hlidka.db import utcnow
 from hlidka.fixtureweb import FixtureWeb
 from hlidka.mailsink import MailSink
 from support.running_service import (
@@ -55,6 +56,10 @@ def test_watchlist_edits_apply_without_restart_and_a_broken_edit_keeps_the_last_
             nato.write_text(original.replace(anchor, anchor + f"    - {NEW_TERM}\n"), encoding="utf-8")
             wait_until(lambda: any(t.term == NEW_TERM for w in service.config.watchlists for t in w.any),
                        timeout=30, what="the edited watchlist to be in force")
+            # A crawl uses the configuration in force when it starts: publish once one started after the edit.
+            in_force = utcnow()
+            wait_until(lambda: [r for r in finished_runs(database, "mocr") if r.started_at > in_force],
+                       what="a crawl started under the edited watchlist")
             first = "Spojenci zahájili operaci na ochranu kabelů"
             publish(web, first)
             wait_until(lambda: alerts_titled(mail, first), what="an alert for the article the edit matches")
