@@ -17,6 +17,7 @@ import pytest
 from hlidka.db import Database, open_database
 from hlidka.fixtureweb import FixtureWeb
 from hlidka.mailsink import MailSink
+from support.alerts_helpers import WebhookReceiver
 
 POSTGRES_ADMIN_URL = os.environ.get("HLIDKA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -90,3 +91,10 @@ def mail() -> Iterator[MailSink]:
     """A real SMTP server on a loopback port that keeps what it receives."""
     with MailSink() as sink:
         yield sink
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A real HTTP server on a loopback port that records the webhook posts it receives."""
+    with WebhookReceiver() as receiver:
+        yield receiver

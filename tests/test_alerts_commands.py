@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,12 +15,6 @@ from hlidka.cli import main
 from hlidka.db import Alert, Database, alembic_config, utcnow
 from hlidka.mailsink import MailSink
 from support.alerts_helpers import CZECH_TITLE, Clock, add_alert, load_alert, make_config, write_config
-
-
-@pytest.fixture
-def mail() -> Iterator[MailSink]:
-    with MailSink() as sink:
-        yield sink
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 import responses
 from sqlalchemy import select
 
@@ -41,18 +39,6 @@ TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 def prague(hour: int, minute: int = 0, second: int = 0, day: int = 0) -> datetime:
     """A moment of the test week, Prague wall time, as the UTC the database keeps."""
     return (MONDAY + timedelta(days=day, hours=hour, minutes=minute, seconds=second)).astimezone(UTC)
-
-
-@pytest.fixture
-def mail() -> Iterator[MailSink]:
-    with MailSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 def test_matches_across_the_day_arrive_in_one_email_at_the_scheduled_time(

@@ -72,18 +72,6 @@ def sent_payload() -> Any:
     return json.loads(call.request.body)
 
 
-@pytest.fixture
-def mail() -> Iterator[MailSink]:
-    with MailSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        yield receiver
-
-
 # --------------------------------------------------------------------------- email
 
 

@@ -6,7 +6,6 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,18 +35,6 @@ RETRY_BASE = timedelta(seconds=30)
 def clock() -> Clock:
     """A minute ahead of the wall clock, so rows inserted during the test are already due."""
     return Clock(utcnow() + timedelta(minutes=1))
-
-
-@pytest.fixture
-def mail() -> Iterator[MailSink]:
-    with MailSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 def test_pending_alert_is_sent_once_and_marked_sent(database: Database, mail: MailSink, clock: Clock,
