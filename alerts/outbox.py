@@ -15,35 +15,43 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from config import Config
-from hlidka.db import Alert, Article, utcnow
+from hlidka.db import Alert, utcnow
+
+
+_QUEUED_KEYS = select(Alert.__table__.c.dedupe_key).where(
+    Alert.__table__.c.dedupe_key.in_(bindparam("keys", expanding=True)))
 
 
 def dedupe_key(story_id: int, watchlist_id: str, channel: str) -> str:
     return f"story:{story_id}:{watchlist_id}:{channel}"
 
 
-def queue_alerts(session: Session, config: Config, article: Article, watchlist_ids: Iterable[str]) -> int:
-    """Add one pending alert per (watchlist, channel) not queued before; returns how many were added."""
-    story_id = article.story_id or article.id
+def queue_alerts(session: Session, config: Config, article_id: int, story_id: int | None,
+                 watchlist_ids: Iterable[str]) -> int:
+    """Add one pending alert per (watchlist, channel) not queued before; returns how many were added.
+
+    ``story_id`` is the article's story (None: its own). Table-level statements,
+    because every stored article that matches runs this.
+    """
+    story = story_id or article_id
     by_id = {w.id: w for w in config.watchlists}
     wanted = {
-        dedupe_key(story_id, wid, channel): (wid, channel)
+        dedupe_key(story, wid, channel): (wid, channel)
         for wid in watchlist_ids if wid in by_id
         for channel in config.channels_for(by_id[wid])
     }
     if not wanted:
         return 0
-    existing = set(session.scalars(select(Alert.dedupe_key).where(Alert.dedupe_key.in_(list(wanted)))))
-    added = 0
-    for key, (wid, channel) in wanted.items():
-        if key not in existing:
-            session.add(Alert(dedupe_key=key, article_id=article.id, watchlist_id=wid, channel=channel))
-            added += 1
-    return added
+    existing = set(session.scalars(_QUEUED_KEYS, {"keys": list(wanted)}))
+    rows = [{"dedupe_key": key, "article_id": article_id, "watchlist_id": wid, "channel": channel}
+            for key, (wid, channel) in wanted.items() if key not in existing]
+    if rows:
+        session.execute(insert(Alert.__table__), rows)
+    return len(rows)
 
 
 def queue_operations_alert(session: Session, config: Config, key: str, subject: str, body: str,

@@ -113,7 +113,7 @@ def preload(database_url: str, stored: np.ndarray) -> None:
             connection.execute(insert(ArticleSignature), [
                 {"article_id": i + 1, "minhash": s.to_bytes(), "shingles": SHINGLES} for i, s in zip(rows, signatures)])
             connection.execute(insert(ArticleBand), [
-                {"band_key": key, "article_id": i + 1} for i, s in zip(rows, signatures) for key in s.band_keys()])
+                {"band_key": key, "article_id": i + 1} for i, s in zip(rows, signatures) for key in s.band_keys])
         if connection.dialect.name == "postgresql":  # explicit ids leave the id sequence behind
             connection.execute(text("SELECT setval(pg_get_serial_sequence('articles', 'id'), MAX(id)) FROM articles"))
     with database.engine.connect() as connection:

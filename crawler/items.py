@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipelines.extraction import Extracted
+    from pipelines.neardup import Signature
 
 
 @dataclass
 class ArticlePage:
     """A downloaded article page, enriched stage by stage.
 
-    The spider fills the first block; ``extract`` adds ``extracted``;
-    ``dedupe`` adds ``content_hash`` and the final ``canonical_url``;
+    The spider fills the first block; ``extract`` adds ``extracted``, ``content_hash``
+    and ``signature``; ``dedupe`` settles the final ``canonical_url``;
     ``match`` adds ``matches``; ``store`` writes it all in one transaction.
     """
 
@@ -36,6 +37,8 @@ class ArticlePage:
     #: server reports as changed: the id of the stored version it may update.
     recheck_of: int | None = None
     extracted: Extracted | None = None
+    #: MinHash of the extracted text, made beside the extraction (see :mod:`pipelines.pagetext`).
+    signature: Signature | None = None
     content_hash: str = ""
     #: watchlist id → MatchResult
     matches: dict[str, Any] = field(default_factory=dict)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from config import Config
 from crawler.spiders.sources import SourceSpider
 from hlidka.db import CrawlRun, shared_database
-from pipelines.workers import shutdown_pool
+from pipelines.workers import extraction_pool, shutdown_pool
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ def run_crawl(config: Config, source_ids: Sequence[str], overrides: dict[str, ob
     for source_id in source_ids:
         config.source(source_id)  # KeyError early, before the reactor starts
     settings = crawl_settings(config, overrides)
+    # Before the reactor and its threads exist, so the workers can be forked (see pipelines.workers).
+    extraction_pool(settings.getint("HLIDKA_EXTRACT_WORKERS", 0) or None)
     process = CrawlerProcess(settings)
     # After CrawlerProcess: its configure_logging() puts the "scrapy" logger back to DEBUG, which logs
     # every item in full ("Scraped from …", an article's whole text) and costs the crawl real CPU.

@@ -1,4 +1,4 @@
-"""Item pipeline: HTML → article text and metadata, in worker processes."""
+"""Item pipeline: HTML → article text, metadata and text signature, in worker processes."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from scrapy.exceptions import DropItem
 
 from crawler.items import ArticlePage
 from hlidka.db import shared_database
-from pipelines.extraction import extract_article
-from pipelines.pdftext import extract_pdf
+from pipelines.pagetext import page_text
 from pipelines.store import record_rejected_url
 from pipelines.workers import extraction_pool
 
 
 class ExtractPipeline:
-    """Runs :func:`extract_article` in the shared process pool and drops pages with no article.
+    """Runs :func:`~pipelines.pagetext.page_text` in the shared process pool and drops pages with no article.
 
     A rejected page is recorded with its reason in the seen-URL store, so it is
     neither silently lost nor downloaded again on every revisit.
@@ -33,18 +32,14 @@ class ExtractPipeline:
         return cls(crawler)
 
     async def process_item(self, item: ArticlePage) -> ArticlePage:
-        pool = extraction_pool(self.workers)
-        if item.pdf is not None:
-            future = pool.submit(extract_pdf, item.pdf, language_hint=item.language_hint, min_chars=self.min_chars)
-        else:
-            future = pool.submit(
-                extract_article, item.html, item.url, language_hint=item.language_hint, min_chars=self.min_chars
-            )
-        extracted = await asyncio.wrap_future(future)
+        future = extraction_pool(self.workers).submit(page_text, item.html, item.pdf, item.url,
+                                                      language_hint=item.language_hint, min_chars=self.min_chars)
+        result = await asyncio.wrap_future(future)
+        extracted = result.extracted
         if not extracted.ok:
             self.crawler.stats.inc_value("hlidka/articles_rejected")
             record_rejected_url(self.database, item.source_id, item.canonical_url, extracted.reason or "no article")
             raise DropItem(f"{item.url}: {extracted.reason}")
-        item.extracted = extracted
+        item.extracted, item.content_hash, item.signature = extracted, result.content_hash, result.signature
         item.html, item.pdf = "", None  # the text is extracted; do not carry ~100 KB further down the chain
         return item

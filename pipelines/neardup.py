@@ -1,4 +1,4 @@
-"""Near-duplicate texts: the same story lightly edited, re-headlined or wrapped in other boilerplate.
+"""Fingerprints of a text: an exact hash, and a MinHash for the same story lightly edited or re-headlined.
 
 An article's main text becomes a set of overlapping word n-grams ("shingles")
 over folded words, so case, diacritics, punctuation and line breaks do not
@@ -20,7 +20,7 @@ import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 from datasketch import MinHash
@@ -41,7 +41,19 @@ SCHEME = "affine32"
 SEED = 20241123
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
+_HASH_WORD = re.compile(r"\w+")
 _BAND = struct.Struct(f"<H{ROWS}I")
+
+
+def content_hash(title: str, text: str) -> str:
+    """Equal for texts that differ only in case, spacing or punctuation (a re-published copy).
+
+    The title counts: pages that share a text but not a headline are usually
+    different articles behind the same paywall or consent text, and a copy
+    that was only re-headlined is caught as a near duplicate instead.
+    """
+    words = _HASH_WORD.findall(f"{title}\n{text}".casefold())
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -64,8 +76,12 @@ class Signature:
             return 0.0
         return float(np.count_nonzero(self.hashvalues == other.hashvalues)) / NUM_PERM
 
-    def band_keys(self) -> set[int]:
+    @cached_property
+    def band_keys(self) -> frozenset[int]:
         """One signed 32-bit key per LSH band: equal keys mean (almost surely) equal rows in that band.
+
+        Cached: a signature made in an extraction worker carries its keys, pickled
+        with it, to the crawl process, which looks them up and then stores them.
 
         32 bits suffice: a chance collision only adds a candidate, which the
         signature comparison then rejects, and at 100,000 indexed articles a
@@ -76,7 +92,7 @@ class Signature:
             rows = self.hashvalues[band * ROWS:(band + 1) * ROWS]
             digest = hashlib.blake2b(_BAND.pack(band, *(int(v) for v in rows)), digest_size=4).digest()
             keys.add(int.from_bytes(digest, "little", signed=True))
-        return keys
+        return frozenset(keys)
 
 
 def words(text: str) -> list[str]:

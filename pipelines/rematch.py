@@ -83,4 +83,4 @@ def _rematch_article(session, config: Config, matcher: Matcher, chosen_ids: set[
         report.removed += 1
     if alert and new_ids:
         session.flush()
-        report.alerts_queued += queue_alerts(session, config, article, new_ids)
+        report.alerts_queued += queue_alerts(session, config, article.id, article.story_id, new_ids)

@@ -1,23 +1,32 @@
-"""Item pipeline: article, URLs, story, matches and alerts in one transaction."""
+"""Item pipeline: article, URLs, story, matches and alerts committed together, a batch at a time."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from scrapy.exceptions import DropItem
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from alerts.outbox import queue_alerts
 from config import Config
 from crawler.items import ArticlePage
 from hlidka.db import Article, Database, KnownUrl, Match, shared_database, utcnow
-from pipelines.dedupe import find_duplicate, remember_urls
-from pipelines.neardup import signature
-from pipelines.stories import assign_story, lock_stories
+from pipelines.dedupe import Duplicate, find_duplicate, known_urls, remember_urls
+from pipelines.stories import StoryMatch, assign_story, lock_stories
 from pipelines.updates import store_update
 
 logger = logging.getLogger(__name__)
+
+_articles = Article.__table__
+_INSERT_ARTICLE = insert(_articles).returning(_articles.c.id)
+_INSERT_MATCHES = insert(Match.__table__)
 
 
 def record_rejected_url(database: Database, source_id: str, canonical: str, reason: str) -> None:
@@ -30,76 +39,146 @@ def record_rejected_url(database: Database, source_id: str, canonical: str, reas
     logger.warning("no article at %s: %s", canonical, reason)
 
 
-def article_from_item(item: ArticlePage) -> Article:
-    extracted = item.extracted
-    assert extracted is not None
-    return Article(
-        source_id=item.source_id,
-        canonical_url=item.canonical_url,
-        title=extracted.title,
-        text=extracted.text,
-        language=extracted.language,
-        author=extracted.author,
-        published_at=extracted.published,
-        modified_at=extracted.modified,
-        fetched_at=item.fetched_at,
-        content_hash=item.content_hash,
-    )
+@dataclass(frozen=True)
+class Stored:
+    """What became of one page in :func:`store_pages`: a new article, or a known one it repeats."""
+
+    article_id: int
+    duplicate: Duplicate | None = None
+    #: The stored article the new one nearly repeats (its story), if any.
+    story: StoryMatch | None = None
+    alerts_queued: int = 0
+
+
+def store_pages(session: Session, config: Config, pages: Sequence[ArticlePage], now: datetime | None = None) -> list[Stored]:
+    """Store each extracted, matched page, in order, inside the caller's transaction.
+
+    Holds the story lock, so no concurrent crawl can store a copy of the same
+    story unseen. Pages are handled one after the other, so a page repeating
+    an earlier one of the same batch (the same article under two host names)
+    finds it exactly as it would a committed one.
+    """
+    dedupe = config.settings.dedupe
+    since = (now or utcnow()) - dedupe.window
+    lock_stories(session)
+    results = []
+    for page in pages:
+        extracted = page.extracted
+        assert extracted is not None and page.signature is not None, "StorePipeline runs after ExtractPipeline"
+        keys = page.url_keys | {page.canonical_url}
+        known = known_urls(session, keys)
+        duplicate = find_duplicate(session, known, page.content_hash)
+        if duplicate is not None:
+            remember_urls(session, duplicate.article_id, keys, page.source_id, known)
+            results.append(Stored(duplicate.article_id, duplicate=duplicate))
+            continue
+        article_id = session.execute(_INSERT_ARTICLE, {
+            "source_id": page.source_id, "canonical_url": page.canonical_url, "title": extracted.title,
+            "text": extracted.text, "language": extracted.language, "author": extracted.author,
+            "published_at": extracted.published, "modified_at": extracted.modified, "fetched_at": page.fetched_at,
+            "content_hash": page.content_hash,
+        }).scalar_one()
+        story_id, story = assign_story(session, article_id, page.signature, dedupe.threshold, since)
+        remember_urls(session, article_id, keys, page.source_id, known)
+        if page.matches:
+            session.execute(_INSERT_MATCHES, [
+                {"article_id": article_id, "watchlist_id": watchlist_id, "score": result.score,
+                 "hits": [hit.to_dict() for hit in result.hits]}
+                for watchlist_id, result in page.matches.items()])
+        queued = queue_alerts(session, config, article_id, story_id, page.matches)
+        results.append(Stored(article_id, story=story, alerts_queued=queued))
+    return results
 
 
 class StorePipeline:
-    """Commits the article with its story, matches and queued alerts, or nothing at all.
+    """Commits each article with its story, matches and queued alerts, or nothing of it.
 
-    Under the story lock it settles, for good, what the dedupe pipeline only
-    checked early: a page whose URL or text is stored already adds its URLs
-    to that article; any other page is stored and joins the story of the
+    Under the story lock it settles whether a page is new: a page whose URL
+    or text is stored already adds its URLs to that article; any other page is stored and joins the story of the
     article it nearly repeats, if any (``settings.yaml`` ``dedupe``). A
     re-checked page (``recheck_of``) goes to :func:`store_update` instead.
+
+    Pages are written in batches, one transaction each: every
+    ``HLIDKA_STORE_BATCH_SIZE`` pages, or ``HLIDKA_STORE_BATCH_WAIT`` seconds
+    after the first page of a batch arrived. A transaction, a lock and a commit
+    per page cost more CPU in the crawl's reactor thread than the rows do
+    (``bench/crawl.py``), and a page is acknowledged (its item done) only
+    after its batch committed, so nothing is reported stored that is not. If
+    a batch fails on a unique key (another crawl stored one of its pages
+    meanwhile), each page is written again on its own, so only that page is
+    dropped.
     """
 
     def __init__(self, crawler: Any):
         self.crawler = crawler
         self.config: Config = crawler.settings["HLIDKA_CONFIG"]
         self.database = shared_database(crawler.settings["HLIDKA_DATABASE_URL"])
+        self.batch_size = max(1, crawler.settings.getint("HLIDKA_STORE_BATCH_SIZE", 50))
+        self.batch_wait = crawler.settings.getfloat("HLIDKA_STORE_BATCH_WAIT", 0.2)
+        self._batch: list[tuple[ArticlePage, asyncio.Future[Stored]]] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
         return cls(crawler)
 
-    def process_item(self, item: ArticlePage) -> ArticlePage:
+    async def process_item(self, item: ArticlePage) -> ArticlePage:
         if item.recheck_of is not None:
             return self._store_update(item)
-        assert item.extracted is not None
-        fingerprint = signature(item.extracted.text)  # a few ms of CPU: not while holding the lock
-        dedupe = self.config.settings.dedupe
-        keys = item.url_keys | {item.canonical_url}
-        story, queued = None, 0
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[Stored] = loop.create_future()
+        self._batch.append((item, stored))
+        if len(self._batch) >= self.batch_size:
+            self._write_batch()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.batch_wait, self._write_batch)
+        return self._report(item, await stored)
+
+    def _write_batch(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._batch = self._batch, []
+        pages = [page for page, _ in batch]
         try:
-            with self.database.session() as session, session.begin():
-                lock_stories(session)
-                duplicate = find_duplicate(session, keys, item.content_hash)
-                if duplicate is not None:
-                    remember_urls(session, duplicate.article_id, keys, item.source_id)
-                else:
-                    article = article_from_item(item)
-                    session.add(article)
-                    session.flush()
-                    story = assign_story(session, article, fingerprint, dedupe.threshold, utcnow() - dedupe.window)
-                    remember_urls(session, article.id, keys, item.source_id)
-                    for watchlist_id, result in item.matches.items():
-                        session.add(Match(article_id=article.id, watchlist_id=watchlist_id,
-                                          score=result.score, hits=[h.to_dict() for h in result.hits]))
-                    queued = queue_alerts(session, self.config, article, item.matches)
-        except IntegrityError as exc:
-            raise DropItem(f"{item.url}: stored concurrently ({exc.orig})") from None
-        if duplicate is not None:
+            outcomes: list[Stored | BaseException] = list(self._commit(pages))
+        except IntegrityError:
+            outcomes = [self._commit_alone(page) for page in pages] if len(pages) > 1 else [self._stored_concurrently(pages[0])]
+        except Exception as exc:  # the database is down or locked: every page of the batch fails alike
+            outcomes = [exc] * len(pages)
+        for (_, stored), outcome in zip(batch, outcomes):
+            if isinstance(outcome, BaseException):
+                stored.set_exception(outcome)
+            else:
+                stored.set_result(outcome)
+
+    def _commit(self, pages: Sequence[ArticlePage]) -> list[Stored]:
+        with self.database.session() as session, session.begin():
+            return store_pages(session, self.config, pages)
+
+    def _commit_alone(self, page: ArticlePage) -> Stored | BaseException:
+        try:
+            return self._commit([page])[0]
+        except IntegrityError:
+            return self._stored_concurrently(page)
+        except Exception as exc:
+            return exc
+
+    @staticmethod
+    def _stored_concurrently(page: ArticlePage) -> DropItem:
+        return DropItem(f"{page.url}: stored concurrently by another crawl")
+
+    def _report(self, item: ArticlePage, stored: Stored) -> ArticlePage:
+        if stored.duplicate is not None:
             self.crawler.stats.inc_value("hlidka/articles_duplicate")
-            raise DropItem(f"{item.url}: {duplicate.reason} (article {duplicate.article_id})")
+            raise DropItem(f"{item.url}: {stored.duplicate.reason} (article {stored.article_id})")
         self.crawler.stats.inc_value("hlidka/articles_new")
-        self.crawler.stats.inc_value("hlidka/alerts_queued", queued)
-        logger.info("stored %s (%s) story=%s matches=%s alerts=%d", item.canonical_url, article.language,
-                    f"{story.story_id} (similarity {story.similarity:.2f} to {story.article_id})" if story else "new",
-                    ",".join(item.matches) or "-", queued)
+        self.crawler.stats.inc_value("hlidka/alerts_queued", stored.alerts_queued)
+        if logger.isEnabledFor(logging.INFO):
+            story = stored.story
+            logger.info("stored %s (%s) story=%s matches=%s alerts=%d", item.canonical_url, item.extracted.language,
+                        f"{story.story_id} (similarity {story.similarity:.2f} to {story.article_id})" if story else "new",
+                        ",".join(item.matches) or "-", stored.alerts_queued)
         return item
 
     def _store_update(self, item: ArticlePage) -> ArticlePage:

@@ -75,5 +75,5 @@ def store_update(session: Session, config: Config, article: Article, extracted: 
         article.matches.remove(stale)  # the relationship's delete-orphan removes the row
     index_article(session, article.id, signature(extracted.text), replace=True)
     session.flush()
-    queued = queue_alerts(session, config, article, newly)
+    queued = queue_alerts(session, config, article.id, article.story_id, newly)
     return UpdateResult(changed=True, version=article.version, newly_matched=newly, alerts_queued=queued)

@@ -8,7 +8,9 @@ article on its two host names for real.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import inspect
 import subprocess
 import sys
 import threading
@@ -34,7 +36,7 @@ from pipelines.dedupe import DedupePipeline
 from pipelines.extraction import Extracted, extract_article
 from pipelines.match import MatchPipeline
 from pipelines.matching import Matcher
-from pipelines.neardup import signature
+from pipelines.neardup import content_hash, signature
 from pipelines.stories import find_story, lock_stories, prune_index
 from pipelines.store import StorePipeline
 from pipelines.updates import store_update
@@ -63,17 +65,31 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
 
 
 class Chain:
-    """The item pipelines from dedupe to store, as Scrapy builds them for one crawl."""
+    """The item pipelines from dedupe to store, as Scrapy builds them for one crawl.
 
-    def __init__(self, config: Config, database_url: str):
-        self.crawler = get_crawler(settings_dict={"HLIDKA_CONFIG": config, "HLIDKA_DATABASE_URL": database_url})
+    ``batch`` is how many pages the store writes in one transaction (``HLIDKA_STORE_BATCH_SIZE``).
+    """
+
+    def __init__(self, config: Config, database_url: str, batch: int = 1):
+        self.crawler = get_crawler(settings_dict={"HLIDKA_CONFIG": config, "HLIDKA_DATABASE_URL": database_url,
+                                                  "HLIDKA_STORE_BATCH_SIZE": batch})
         self.stages = [cls.from_crawler(self.crawler) for cls in (DedupePipeline, MatchPipeline, StorePipeline)]
 
     def feed(self, item: ArticlePage) -> str:
         """"stored", or the reason the item was dropped."""
+        return self.feed_together([item])[0]
+
+    def feed_together(self, items: list[ArticlePage]) -> list[str]:
+        """Items in flight at once, as a crawl has them: the store may write them in one batch."""
+        async def all_items() -> list[str]:
+            return list(await asyncio.gather(*(self._through(i) for i in items)))
+        return asyncio.run(all_items())
+
+    async def _through(self, item: ArticlePage) -> str:
         try:
             for stage in self.stages:
-                item = stage.process_item(item)
+                result = stage.process_item(item)
+                item = await result if inspect.isawaitable(result) else result
         except DropItem as dropped:
             return str(dropped)
         return "stored"
@@ -84,7 +100,8 @@ def item(extracted: Extracted, url: str, source: str = "mocr", aliases: dict[str
     page = dataclasses.replace(extracted, canonical_url=None, **changes)  # type: ignore[arg-type]
     key = canonical_url(url, aliases)
     return ArticlePage(source_id=source, url=url, canonical_url=key, url_keys={key}, html="", language_hint="cs",
-                       fetched_at=utcnow(), aliases=aliases or {}, extracted=page)
+                       fetched_at=utcnow(), aliases=aliases or {}, extracted=page,
+                       content_hash=content_hash(page.title, page.text), signature=signature(page.text))
 
 
 def alerts(database: Database) -> list[tuple[int, str]]:

@@ -40,7 +40,7 @@ def test_every_grouped_pair_shares_an_lsh_band(scored: list) -> None:
     """The stored index finds candidates by band keys: a pair above the threshold must share one."""
     for value, pair, a, b in scored:
         if value >= THRESHOLD:
-            assert a.band_keys() & b.band_keys(), pair["kind"]
+            assert a.band_keys & b.band_keys, pair["kind"]
 
 
 def test_case_diacritics_punctuation_and_line_breaks_do_not_count() -> None:
@@ -60,7 +60,7 @@ def test_signature_survives_storage_and_is_the_same_in_another_process() -> None
     here = signature(text)
     assert len(here.to_bytes()) == 4 * NUM_PERM and BANDS * ROWS <= NUM_PERM
     restored = Signature.from_bytes(here.to_bytes(), here.shingles)
-    assert restored.similarity(here) == 1.0 and restored.band_keys() == here.band_keys()
+    assert restored.similarity(here) == 1.0 and restored.band_keys == here.band_keys
     code = f"from pipelines.neardup import signature; print(signature({text!r}).to_bytes().hex())"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            cwd=Path(__file__).parent.parent).stdout.strip()
