@@ -40,6 +40,11 @@ ITEM_PIPELINES = {
     "pipelines.match.MatchPipeline": 300,
     "pipelines.store.StorePipeline": 400,
 }
+# StorePipeline writes this many pages per transaction, or what it has this many seconds after the
+# first page of a batch arrived: one transaction per page cost more CPU in the reactor thread than
+# the rows did (bench/crawl.py).
+HLIDKA_STORE_BATCH_SIZE = 50
+HLIDKA_STORE_BATCH_WAIT = 0.2
 
 DOWNLOADER_MIDDLEWARES = {
     # After robots.txt (a refused request costs nothing), before everything that sends.

@@ -113,8 +113,8 @@ class StorePipeline:
         self.crawler = crawler
         self.config: Config = crawler.settings["HLIDKA_CONFIG"]
         self.database = shared_database(crawler.settings["HLIDKA_DATABASE_URL"])
-        self.batch_size = max(1, crawler.settings.getint("HLIDKA_STORE_BATCH_SIZE", 50))
-        self.batch_wait = crawler.settings.getfloat("HLIDKA_STORE_BATCH_WAIT", 0.2)
+        self.batch_size = max(1, crawler.settings.getint("HLIDKA_STORE_BATCH_SIZE"))
+        self.batch_wait = crawler.settings.getfloat("HLIDKA_STORE_BATCH_WAIT")
         self._batch: list[tuple[ArticlePage, asyncio.Future[Stored]]] = []
         self._timer: asyncio.TimerHandle | None = None
 

@@ -22,13 +22,13 @@ from pathlib import Path
 import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import event, func, select, text, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from config import Config, check_config, load_config
 from crawler.items import ArticlePage
 from crawler.urls import alias_map, canonical_url
-from hlidka.db import Alert, Article, Database, KnownUrl, Match, open_database, utcnow
+from hlidka.db import Alert, Article, Database, KnownUrl, Match, open_database, shared_database, utcnow
 from hlidka.db.models import ArticleBand, ArticleSignature, ArticleVersion
 from hlidka.fixtureweb import FixtureWeb, lab_sources, write_fixture_config
 from hlidka.fixtureweb.lab import MOCR_ALIAS, MOCR_HOST
@@ -72,7 +72,7 @@ class Chain:
 
     def __init__(self, config: Config, database_url: str, batch: int = 1):
         self.crawler = get_crawler(settings_dict={"HLIDKA_CONFIG": config, "HLIDKA_DATABASE_URL": database_url,
-                                                  "HLIDKA_STORE_BATCH_SIZE": batch})
+                                                  "HLIDKA_STORE_BATCH_SIZE": batch, "HLIDKA_STORE_BATCH_WAIT": 0.5})
         self.stages = [cls.from_crawler(self.crawler) for cls in (DedupePipeline, MatchPipeline, StorePipeline)]
 
     def feed(self, item: ArticlePage) -> str:
@@ -166,18 +166,21 @@ def test_alias_hosts_make_one_key(database: Database, database_url: str, config:
 # --------------------------------------------------------------------------- near duplicates
 
 
+def edited_copy(original: Extracted) -> ArticlePage:
+    """Another outlet's light edit of the Ukrainian MoD's article, mentioning NATO besides."""
+    text = original.text.replace("Умєров", "Рустем Умєров", 1) + (
+        "\nУ Сеулі міністр також обговорив співпрацю з партнерами по НАТО.")
+    return item(original, "https://www.ukrinform.ua/rubric-defense/3921-umerov-u-seuli.html", source="ukrinform",
+                title="Умєров провів у Сеулі переговори з Юн Сок Йолем", text=text)
+
+
 def test_lightly_edited_republication_joins_the_story_and_alerts_only_new_watchlists(
     database: Database, database_url: str, config: Config, pages: dict[str, Extracted]
 ) -> None:
     chain = Chain(config, database_url)
     original = pages["004"]
     assert chain.feed(item(original, "https://www.mil.gov.ua/news/2024/10/29/umerov-seul/")) == "stored"
-    edited_text = original.text.replace("Умєров", "Рустем Умєров", 1) + (
-        "\nУ Сеулі міністр також обговорив співпрацю з партнерами по НАТО."
-    )
-    copy = item(original, "https://www.ukrinform.ua/rubric-defense/3921-umerov-u-seuli.html", source="ukrinform",
-                title="Умєров провів у Сеулі переговори з Юн Сок Йолем", text=edited_text)
-    assert chain.feed(copy) == "stored"
+    assert chain.feed(edited_copy(original)) == "stored"
     first, second = articles(database)
     assert second.story_id == first.id and first.story_id == first.id
     before, after = matched(database, first.id), matched(database, second.id)
@@ -194,6 +197,79 @@ def test_different_articles_on_one_topic_stay_apart(database: Database, database
     first, second = articles(database)
     assert (first.story_id, second.story_id) == (first.id, second.id)
     assert {w for a, w in alerts(database) if a == second.id} >= {"korea"}, "a new story alerts again"
+
+
+def commits(database: Database) -> list[int]:
+    """A counter of the transactions committed on ``database`` from now on."""
+    counted: list[int] = []
+    event.listen(database.engine, "commit", lambda connection: counted.append(1))
+    return counted
+
+
+def test_pages_of_one_batch_settle_copies_among_themselves_in_one_transaction(
+    database: Database, database_url: str, config: Config, pages: dict[str, Extracted]
+) -> None:
+    """Pages in flight together are written together, and judged as if they had come one by one."""
+    chain = Chain(config, database_url, batch=10)
+    counted = commits(shared_database(database_url))
+    new_host = f"https://mocr.mo.gov.cz{PATH}namestek-jednal-254369"
+    outcomes = chain.feed_together([
+        item(pages["000"], new_host),
+        item(pages["004"], "https://www.mil.gov.ua/news/2024/10/29/umerov-seul/"),
+        item(pages["000"], f"http://mocr.army.cz{PATH}namestek-jednal-254369", source="mocr-old"),
+        edited_copy(pages["004"]),
+        item(pages["001"], f"https://mocr.mo.gov.cz{PATH}seoul-253636"),
+    ])
+    assert outcomes[:2] == ["stored", "stored"] and outcomes[3:] == ["stored", "stored"]
+    assert "same text as a stored article" in outcomes[2]
+    assert len(counted) == 1, "five pages, one transaction"
+    mod, ukraine, copy, seoul = articles(database)
+    assert [a.story_id for a in (mod, ukraine, copy, seoul)] == [mod.id, ukraine.id, ukraine.id, seoul.id]
+    queued = alerts(database)
+    assert {w for a, w in queued if a == copy.id} == {"nato"}, "the copy alerts only what its story had not"
+    assert {w for a, w in queued if a == mod.id} == matched(database, mod.id)
+    assert len(queued) == sum(len(matched(database, a.id)) for a in (mod, ukraine, seoul)) + 1
+
+
+def refuse_title(database: Database, title: str) -> None:
+    """Make the database reject one article on a unique key, as if another crawl had just stored it."""
+    with database.session() as session, session.begin():
+        if database.engine.dialect.name == "sqlite":
+            session.execute(text(f"""CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN NEW.title = '{title}'
+                                     BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed'); END"""))
+        else:
+            session.execute(text(f"""CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                                     BEGIN IF NEW.title = '{title}' THEN
+                                       RAISE EXCEPTION 'duplicate key' USING ERRCODE = 'unique_violation';
+                                     END IF; RETURN NEW; END $$"""))
+            session.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON articles FOR EACH ROW EXECUTE FUNCTION refuse()"))
+
+
+def test_a_page_refused_on_a_unique_key_drops_only_itself_from_its_batch(
+    database: Database, database_url: str, config: Config, pages: dict[str, Extracted]
+) -> None:
+    refuse_title(database, pages["001"].title.replace("'", "''"))
+    chain = Chain(config, database_url, batch=10)
+    outcomes = chain.feed_together([item(pages["000"], f"https://mocr.mo.gov.cz{PATH}jednani-254369"),
+                                    item(pages["001"], f"https://mocr.mo.gov.cz{PATH}seoul-253636"),
+                                    item(pages["002"], "https://zpravy.example.cz/rutte")])
+    assert outcomes[0] == "stored" and outcomes[2] == "stored"
+    assert "stored concurrently by another crawl" in outcomes[1]
+    stored_titles = [a.title for a in articles(database)]
+    assert stored_titles == [pages["000"].title, pages["002"].title]
+    assert {a for a, _ in alerts(database)} <= {a.id for a in articles(database)}, "no alert of the refused page"
+
+
+def test_a_database_failure_fails_every_page_of_the_batch_and_stores_none(
+    database: Database, database_url: str, config: Config, pages: dict[str, Extracted]
+) -> None:
+    with database.session() as session, session.begin():
+        session.execute(text("DROP TABLE matches"))
+    chain = Chain(config, database_url, batch=10)
+    with pytest.raises(OperationalError if database.engine.dialect.name == "sqlite" else ProgrammingError):
+        chain.feed_together([item(pages["000"], f"https://mocr.mo.gov.cz{PATH}jednani-254369"),
+                             item(pages["002"], "https://zpravy.example.cz/rutte")])
+    assert articles(database) == [] and alerts(database) == []
 
 
 def test_window_bounds_the_comparison_and_prune_empties_the_index(
