@@ -233,6 +233,7 @@ def test_pages_of_one_batch_settle_copies_among_themselves_in_one_transaction(
 
 def refuse_title(database: Database, title: str) -> None:
     """Make the database reject one article on a unique key, as if another crawl had just stored it."""
+    title = title.replace("'", "''")  # a literal inside the trigger's SQL, which takes no parameters
     with database.session() as session, session.begin():
         if database.engine.dialect.name == "sqlite":
             session.execute(text(f"""CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN NEW.title = '{title}'
@@ -248,7 +249,7 @@ def refuse_title(database: Database, title: str) -> None:
 def test_a_page_refused_on_a_unique_key_drops_only_itself_from_its_batch(
     database: Database, database_url: str, config: Config, pages: dict[str, Extracted]
 ) -> None:
-    refuse_title(database, pages["001"].title.replace("'", "''"))
+    refuse_title(database, pages["001"].title)
     chain = Chain(config, database_url, batch=10)
     outcomes = chain.feed_together([item(pages["000"], f"https://mocr.mo.gov.cz{PATH}jednani-254369"),
                                     item(pages["001"], f"https://mocr.mo.gov.cz{PATH}seoul-253636"),
