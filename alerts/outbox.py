@@ -12,7 +12,7 @@ caller, which makes "tell once" a matter of choosing the same key again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from config import Config
 from hlidka.db import Alert, utcnow
+from hlidka.db.chunks import chunks
 
 
 _QUEUED_KEYS = select(Alert.__table__.c.dedupe_key).where(
@@ -34,24 +35,37 @@ def queue_alerts(session: Session, config: Config, article_id: int, story_id: in
                  watchlist_ids: Iterable[str]) -> int:
     """Add one pending alert per (watchlist, channel) not queued before; returns how many were added.
 
-    ``story_id`` is the article's story (None: its own). Table-level statements,
-    because every stored article that matches runs this.
+    ``story_id`` is the article's story (None: its own).
     """
-    story = story_id or article_id
+    return queue_alerts_of(session, config, [(article_id, story_id, watchlist_ids)])[0]
+
+
+def queue_alerts_of(session: Session, config: Config,
+                    articles: Sequence[tuple[int, int | None, Iterable[str]]]) -> list[int]:
+    """:func:`queue_alerts` for each (article, story, watchlists) in turn, with one query and one insert for all.
+
+    In turn: an article whose story an earlier one of ``articles`` already
+    alerted for a watchlist gets no second alert for it. Table-level
+    statements, because every stored article that matches runs this.
+    """
     by_id = {w.id: w for w in config.watchlists}
-    wanted = {
-        dedupe_key(story, wid, channel): (wid, channel)
+    wanted = [{
+        dedupe_key(story_id or article_id, wid, channel): (article_id, wid, channel)
         for wid in watchlist_ids if wid in by_id
         for channel in config.channels_for(by_id[wid])
-    }
-    if not wanted:
-        return 0
-    existing = set(session.scalars(_QUEUED_KEYS, {"keys": list(wanted)}))
-    rows = [{"dedupe_key": key, "article_id": article_id, "watchlist_id": wid, "channel": channel}
-            for key, (wid, channel) in wanted.items() if key not in existing]
+    } for article_id, story_id, watchlist_ids in articles]
+    keys = [key for keys in wanted for key in keys]
+    queued = {key for chunk in chunks(keys) for key in session.scalars(_QUEUED_KEYS, {"keys": chunk})}
+    rows, counts = [], []
+    for keys_of_article in wanted:
+        fresh = [key for key in keys_of_article if key not in queued]
+        queued.update(fresh)
+        rows += [{"dedupe_key": key, "article_id": keys_of_article[key][0], "watchlist_id": keys_of_article[key][1],
+                  "channel": keys_of_article[key][2]} for key in fresh]
+        counts.append(len(fresh))
     if rows:
         session.execute(insert(Alert.__table__), rows)
-    return len(rows)
+    return counts
 
 
 def queue_operations_alert(session: Session, config: Config, key: str, subject: str, body: str,

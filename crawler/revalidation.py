@@ -11,16 +11,14 @@ the old validators in place, and the next revisit reads the listing again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from hlidka.db import Database, utcnow
+from hlidka.db.chunks import chunks
 from hlidka.db.models import HttpValidator
-
-_CHUNK = 500
-
 
 @dataclass
 class Chain:
@@ -70,15 +68,3 @@ def save_validators(database: Database, source_id: str, fresh: Mapping[str, Vali
 def settled(fresh: Mapping[str, Validators]) -> dict[str, Validators]:
     """The validators whose chain finished without a failure."""
     return {url: v for url, v in fresh.items() if not v.chain.failed}
-
-
-def chunks(items: Iterable[str], size: int = _CHUNK) -> Iterable[list[str]]:
-    """``IN (...)`` lists of a size every database accepts."""
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

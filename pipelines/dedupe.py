@@ -10,28 +10,31 @@ lookups themselves live here.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crawler.items import ArticlePage
 from crawler.urls import canonical_url, host_of
 from hlidka.db import Article, KnownUrl, shared_database, utcnow
+from hlidka.db.chunks import chunks
 from pipelines.neardup import content_hash
 from pipelines.stories import prune_index
 
-__all__ = ["Duplicate", "DedupePipeline", "content_hash", "find_duplicate", "known_urls", "remember_urls"]
+__all__ = ["DedupePipeline", "Duplicate", "UrlBook", "content_hash", "known_urls", "remember_urls", "stored_texts"]
 
 # Statements built once, at table level: they run for every stored article, and
 # building them (or the ORM's unit of work) would cost more CPU than the queries.
 _known = KnownUrl.__table__
 _KNOWN_KEYS = select(_known.c.canonical_url, _known.c.article_id).where(
     _known.c.canonical_url.in_(bindparam("keys", expanding=True)))
-_SAME_TEXT = select(Article.__table__.c.id).where(Article.__table__.c.content_hash == bindparam("hash")) \
-    .order_by(Article.__table__.c.id).limit(1)
+_articles = Article.__table__
+_SAME_TEXT = select(_articles.c.content_hash, func.min(_articles.c.id)) \
+    .where(_articles.c.content_hash.in_(bindparam("hashes", expanding=True))).group_by(_articles.c.content_hash)
 _LINK_KEYS = update(_known).where(_known.c.canonical_url.in_(bindparam("keys", expanding=True))) \
     .values(article_id=bindparam("article_id"), reason=None)
 
@@ -44,35 +47,62 @@ class Duplicate:
 
 def known_urls(session: Session, keys: Collection[str]) -> dict[str, int | None]:
     """Which of ``keys`` the seen-URL store holds, and the article each leads to (None: no article there)."""
-    return {url: article_id for url, article_id in session.execute(_KNOWN_KEYS, {"keys": list(keys)})}
+    return {url: article_id for chunk in chunks(keys) for url, article_id in session.execute(_KNOWN_KEYS, {"keys": chunk})}
 
 
-def find_duplicate(session: Session, known: Mapping[str, int | None], text_hash: str) -> Duplicate | None:
-    """The stored article a page already is: one of its URLs (``known``, see :func:`known_urls`) or its text."""
-    linked = sorted(article_id for article_id in known.values() if article_id)
-    if linked:
-        return Duplicate(linked[0], "URL already stored")
-    article_id = session.scalar(_SAME_TEXT, {"hash": text_hash})
-    return Duplicate(article_id, "same text as a stored article") if article_id else None
+def stored_texts(session: Session, hashes: Collection[str]) -> dict[str, int]:
+    """The first stored article with each of the text hashes ``hashes``, for those stored."""
+    return {text_hash: article_id for chunk in chunks(hashes)
+            for text_hash, article_id in session.execute(_SAME_TEXT, {"hashes": chunk})}
 
 
-def remember_urls(session: Session, article_id: int, keys: Collection[str], source_id: str,
-                  known: Mapping[str, int | None] | None = None) -> None:
-    """Point every URL the article was found under at it, so none of them is fetched again.
+class UrlBook:
+    """The seen-URL store as a batch of pages sees it: what is stored, plus what the batch has claimed.
 
-    A URL recorded earlier as giving no article (a redirect target, a page that
-    was too short then) now leads to this one. ``known`` saves the lookup when
-    the caller has just made it.
+    Claims are written by :meth:`write`, one statement for the new URLs and one
+    per article for URLs recorded earlier without one, so that a batch costs a
+    few statements rather than a few per page.
     """
-    if known is None:
-        known = known_urls(session, keys)
-    new = [{"canonical_url": key, "source_id": source_id, "article_id": article_id}
-           for key in sorted(keys) if key not in known]
-    if new:
-        session.execute(insert(_known), new)
-    unlinked = [key for key, linked in known.items() if linked is None]
-    if unlinked:
-        session.execute(_LINK_KEYS, {"keys": unlinked, "article_id": article_id})
+
+    def __init__(self, known: Mapping[str, int | None]):
+        self._owner = dict(known)
+        self._new: list[dict[str, object]] = []
+        self._links: dict[int, list[str]] = defaultdict(list)
+
+    def duplicate(self, keys: Collection[str]) -> Duplicate | None:
+        """The article one of ``keys`` leads to already (the oldest, when several do)."""
+        linked = sorted(article_id for key in keys if (article_id := self._owner.get(key)))
+        return Duplicate(linked[0], "URL already stored") if linked else None
+
+    def claim(self, article_id: int, keys: Collection[str], source_id: str) -> None:
+        """Point every key the article was found under at it, unless it leads to an article already.
+
+        A URL recorded earlier as giving no article (a redirect target, a page
+        that was too short then) now leads to this one.
+        """
+        for key in sorted(keys):
+            if key not in self._owner:
+                self._new.append({"canonical_url": key, "source_id": source_id, "article_id": article_id})
+            elif self._owner[key] is None:
+                self._links[article_id].append(key)
+            else:
+                continue
+            self._owner[key] = article_id
+
+    def write(self, session: Session) -> None:
+        if self._new:
+            session.execute(insert(_known), self._new)
+        for article_id, keys in self._links.items():
+            for chunk in chunks(keys):
+                session.execute(_LINK_KEYS, {"keys": chunk, "article_id": article_id})
+        self._new, self._links = [], defaultdict(list)
+
+
+def remember_urls(session: Session, article_id: int, keys: Collection[str], source_id: str) -> None:
+    """Point every URL the article was found under at it, so none of them is fetched again."""
+    book = UrlBook(known_urls(session, keys))
+    book.claim(article_id, keys, source_id)
+    book.write(session)
 
 
 class DedupePipeline:

@@ -19,6 +19,8 @@ the other's uncommitted article, so every store first takes :func:`lock_stories`
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +28,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hlidka.db import Article
+from hlidka.db.chunks import chunks
 from hlidka.db.models import ArticleBand, ArticleSignature, StoryLock
 from pipelines.neardup import Signature
 
@@ -37,13 +40,13 @@ _bands = ArticleBand.__table__
 _signatures = ArticleSignature.__table__
 _lock = StoryLock.__table__
 _TAKE_LOCK = update(_lock).where(_lock.c.id == _LOCK_ROW).values(stored=_lock.c.stored + 1)
-_SHARING_A_BAND = select(_bands.c.article_id).where(_bands.c.band_key.in_(bindparam("keys", expanding=True))).distinct()
+_SHARING_A_BAND = select(_bands.c.band_key, _bands.c.article_id).where(
+    _bands.c.band_key.in_(bindparam("keys", expanding=True)))
 _CANDIDATES = (
     select(_signatures.c.article_id, _signatures.c.minhash, _signatures.c.shingles, _articles.c.story_id)
     .join(_articles, _articles.c.id == _signatures.c.article_id)
     .where(_signatures.c.article_id.in_(bindparam("ids", expanding=True)), _articles.c.fetched_at >= bindparam("since"))
 )
-_SET_STORY = update(_articles).where(_articles.c.id == bindparam("article_id")).values(story_id=bindparam("story_id"))
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,13 @@ class StoryMatch:
     similarity: float
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    article_id: int
+    story_id: int
+    signature: Signature
+
+
 def lock_stories(session: Session) -> None:
     """Hold the story lock until this transaction ends.
 
@@ -64,24 +74,67 @@ def lock_stories(session: Session) -> None:
     session.execute(_TAKE_LOCK)
 
 
+class StoryFinder:
+    """The near-duplicate candidates of a batch of signatures, fetched with two queries for the whole batch.
+
+    Two plain queries rather than one with a subquery: nearly always the first
+    finds nothing, and both planners then have only index lookups to choose.
+    Articles stored earlier in the same batch are added with :meth:`add`, so a
+    page repeating one stored a moment before it is judged as if that one had
+    been committed already.
+    """
+
+    def __init__(self, session: Session, signatures: Iterable[Signature], since: datetime):
+        keys = {key for signature in signatures if signature.shingles for key in signature.band_keys}
+        pairs = [(row.band_key, row.article_id)
+                 for chunk in chunks(keys) for row in session.execute(_SHARING_A_BAND, {"keys": chunk})]
+        candidates: dict[int, _Candidate] = {}
+        for chunk in chunks({article_id for _, article_id in pairs}):
+            for row in session.execute(_CANDIDATES, {"ids": chunk, "since": since}):
+                candidates[row.article_id] = _Candidate(row.article_id, row.story_id or row.article_id,
+                                                        Signature.from_bytes(row.minhash, row.shingles))
+        self._by_band: dict[int, list[_Candidate]] = defaultdict(list)
+        for key, article_id in pairs:
+            if article_id in candidates:
+                self._by_band[key].append(candidates[article_id])
+
+    def find(self, signature: Signature, threshold: float) -> StoryMatch | None:
+        """The most similar candidate whose similarity reaches ``threshold`` (the oldest of equals)."""
+        if not signature.shingles:
+            return None
+        sharing = {c.article_id: c for key in signature.band_keys for c in self._by_band.get(key, ())}
+        best: StoryMatch | None = None
+        for candidate in sharing.values():
+            similarity = signature.similarity(candidate.signature)
+            if similarity < threshold:
+                continue
+            if best is None or (similarity, -candidate.article_id) > (best.similarity, -best.article_id):
+                best = StoryMatch(candidate.article_id, candidate.story_id, similarity)
+        return best
+
+    def add(self, article_id: int, story_id: int, signature: Signature) -> None:
+        """A just-stored article becomes a candidate for the pages after it."""
+        if signature.shingles:
+            candidate = _Candidate(article_id, story_id, signature)
+            for key in signature.band_keys:
+                self._by_band[key].append(candidate)
+
+
 def find_story(session: Session, signature: Signature, threshold: float, since: datetime) -> StoryMatch | None:
     """The most similar article fetched since ``since`` whose similarity reaches ``threshold``."""
-    if not signature.shingles:
-        return None
-    # Two plain queries rather than one with a subquery: nearly always the first finds nothing,
-    # and both planners then have only primary-key lookups to choose.
-    ids = list(session.scalars(_SHARING_A_BAND, {"keys": list(signature.band_keys)}))
-    if not ids:
-        return None
-    candidates = session.execute(_CANDIDATES, {"ids": ids, "since": since}).all()
-    best: StoryMatch | None = None
-    for row in candidates:
-        similarity = signature.similarity(Signature.from_bytes(row.minhash, row.shingles))
-        if similarity < threshold:
-            continue
-        if best is None or (similarity, -row.article_id) > (best.similarity, -best.article_id):
-            best = StoryMatch(row.article_id, row.story_id or row.article_id, similarity)
-    return best
+    return StoryFinder(session, [signature], since).find(signature, threshold)
+
+
+def index_articles(session: Session, signatures: Sequence[tuple[int, Signature]]) -> None:
+    """Store the articles' signatures and band keys, one statement per table for all of them."""
+    if not signatures:
+        return
+    session.execute(insert(_signatures), [{"article_id": article_id, "minhash": signature.to_bytes(),
+                                           "shingles": signature.shingles} for article_id, signature in signatures])
+    bands = [{"band_key": key, "article_id": article_id}
+             for article_id, signature in signatures if signature.shingles for key in signature.band_keys]
+    if bands:
+        session.execute(insert(_bands), bands)
 
 
 def index_article(session: Session, article_id: int, signature: Signature, *, replace: bool = False) -> None:
@@ -89,23 +142,7 @@ def index_article(session: Session, article_id: int, signature: Signature, *, re
     if replace:
         session.execute(delete(_bands).where(_bands.c.article_id == article_id))
         session.execute(delete(_signatures).where(_signatures.c.article_id == article_id))
-    session.execute(insert(_signatures), {"article_id": article_id, "minhash": signature.to_bytes(),
-                                          "shingles": signature.shingles})
-    if signature.shingles:
-        session.execute(insert(_bands), [{"band_key": k, "article_id": article_id} for k in signature.band_keys])
-
-
-def assign_story(session: Session, article_id: int, signature: Signature, threshold: float,
-                 since: datetime) -> tuple[int, StoryMatch | None]:
-    """Put a just-inserted article into the story it repeats, or start its own; index it either way.
-
-    Returns the story id and, when it joined an existing story, the article it repeats.
-    """
-    match = find_story(session, signature, threshold, since)
-    story_id = match.story_id if match else article_id
-    session.execute(_SET_STORY, {"article_id": article_id, "story_id": story_id})
-    index_article(session, article_id, signature)
-    return story_id, match
+    index_articles(session, [(article_id, signature)])
 
 
 def prune_index(session: Session, before: datetime) -> int:

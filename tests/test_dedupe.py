@@ -38,7 +38,7 @@ from pipelines.match import MatchPipeline
 from pipelines.matching import Matcher
 from pipelines.neardup import content_hash, signature
 from pipelines.stories import find_story, lock_stories, prune_index
-from pipelines.store import StorePipeline
+from pipelines.store import StorePipeline, record_rejected_url
 from pipelines.updates import store_update
 
 PATH = "/informacni-servis/zpravodajstvi/"
@@ -229,6 +229,25 @@ def test_pages_of_one_batch_settle_copies_among_themselves_in_one_transaction(
     assert {w for a, w in queued if a == copy.id} == {"nato"}, "the copy alerts only what its story had not"
     assert {w for a, w in queued if a == mod.id} == matched(database, mod.id)
     assert len(queued) == sum(len(matched(database, a.id)) for a in (mod, ukraine, seoul)) + 1
+
+
+def test_a_batch_links_a_url_recorded_without_an_article_and_settles_a_key_two_pages_share(
+    database: Database, database_url: str, config: Config, pages: dict[str, Extracted]
+) -> None:
+    """The seen-URL store as the batch left it: each key once, each leading to the first article found there."""
+    redirect = canonical_url("https://mocr.mo.gov.cz/r/254369")
+    record_rejected_url(shared_database(database_url), "mocr", redirect, "redirect to the article")
+    first = item(pages["000"], f"https://mocr.mo.gov.cz{PATH}namestek-jednal-254369")
+    first.url_keys.add(redirect)
+    second = item(pages["002"], "https://zpravy.example.cz/rutte")
+    second.url_keys.add(redirect)
+    outcomes = Chain(config, database_url, batch=10).feed_together([first, second])
+    assert outcomes[0] == "stored" and "URL already stored" in outcomes[1]
+    [article] = articles(database)
+    with database.session() as session:
+        rows = {u.canonical_url: (u.article_id, u.reason) for u in session.scalars(select(KnownUrl))}
+    assert rows == {first.canonical_url: (article.id, None), redirect: (article.id, None),
+                    second.canonical_url: (article.id, None)}
 
 
 def refuse_title(database: Database, title: str) -> None:

@@ -28,9 +28,10 @@ from twisted.python.failure import Failure
 from config import Config, Source
 from crawler.items import ArticlePage
 from crawler.middlewares import REVALIDATE, VALIDATORS, OffsiteRedirect
-from crawler.revalidation import Chain, Validators, chunks
+from crawler.revalidation import Chain, Validators
 from crawler.urls import alias_map, canonical_url, host_of
 from hlidka.db import Article, KnownUrl, shared_database, utcnow
+from hlidka.db.chunks import chunks
 from pipelines.store import record_rejected_url
 
 _SITEMAP_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, recover=True)
