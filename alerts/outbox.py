@@ -50,18 +50,19 @@ def queue_alerts_of(session: Session, config: Config,
     """
     by_id = {w.id: w for w in config.watchlists}
     wanted = [{
-        dedupe_key(story_id or article_id, wid, channel): (article_id, wid, channel)
+        dedupe_key(story_id or article_id, wid, channel): (wid, channel)
         for wid in watchlist_ids if wid in by_id
         for channel in config.channels_for(by_id[wid])
     } for article_id, story_id, watchlist_ids in articles]
     keys = [key for keys in wanted for key in keys]
     queued = {key for chunk in chunks(keys) for key in session.scalars(_QUEUED_KEYS, {"keys": chunk})}
-    rows, counts = [], []
-    for keys_of_article in wanted:
-        fresh = [key for key in keys_of_article if key not in queued]
+    rows: list[dict[str, object]] = []
+    counts = []
+    for (article_id, _, _), wanted_of_article in zip(articles, wanted):
+        fresh = {key: target for key, target in wanted_of_article.items() if key not in queued}
         queued.update(fresh)
-        rows += [{"dedupe_key": key, "article_id": keys_of_article[key][0], "watchlist_id": keys_of_article[key][1],
-                  "channel": keys_of_article[key][2]} for key in fresh]
+        rows += [{"dedupe_key": key, "article_id": article_id, "watchlist_id": wid, "channel": channel}
+                 for key, (wid, channel) in fresh.items()]
         counts.append(len(fresh))
     if rows:
         session.execute(insert(Alert.__table__), rows)

@@ -20,6 +20,7 @@ from hlidka.db import Database, utcnow
 from hlidka.db.chunks import chunks
 from hlidka.db.models import HttpValidator
 
+
 @dataclass
 class Chain:
     """Pages whose validators stand or fall together; ``failed`` is set by whatever went wrong."""

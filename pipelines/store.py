@@ -57,12 +57,14 @@ def store_pages(session: Session, config: Config, pages: Sequence[ArticlePage], 
 
     Holds the story lock, so no concurrent crawl can store a copy of the same
     story unseen. What the database knows of the whole batch (its URLs, text
-    hashes and near-duplicate candidates) is read with a few queries first,
-    and the rows of all its articles are written with one statement per table
-    after; in between, pages are settled one after the other, so a page
-    repeating an earlier one of the same batch (the same article under two
-    host names) finds it exactly as it would a committed one. Per page, the
-    statements cost the crawl's reactor thread more CPU than the rows did.
+    hashes and near-duplicate candidates) is read with a few queries first;
+    pages are then settled one after the other, so a page repeating an earlier
+    one of the same batch (the same article under two host names) finds it
+    exactly as it would a committed one. Each new article is inserted as it is
+    settled, for its id; every other row of the batch (stories, signatures,
+    bands, URLs, matches, alerts) is written after, one statement per table:
+    per page, the statements cost the crawl's reactor thread more CPU than the
+    rows did.
     """
     dedupe = config.settings.dedupe
     since = (now or utcnow()) - dedupe.window
