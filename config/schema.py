@@ -418,6 +418,9 @@ class CrawlSettings(Strict):
         default_factory=dict,
         description="Host name → IP address, bypassing DNS (like curl --resolve): staging servers, tests.",
     )
+    extraction_workers: int = Field(
+        default=0, ge=0, le=256, description="Processes extracting article text; 0 = one per CPU."
+    )
 
     @field_validator("resolve")
     @classmethod

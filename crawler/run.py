@@ -60,6 +60,7 @@ def crawl_settings(config: Config, overrides: dict[str, object] | None = None) -
         "HLIDKA_RETRY_BACKOFF": crawl.retry_backoff.total_seconds(),
         "HLIDKA_MAX_RETRY_AFTER": crawl.max_retry_after.total_seconds(),
         "HLIDKA_RESOLVE": dict(crawl.resolve),
+        "HLIDKA_EXTRACT_WORKERS": crawl.extraction_workers,
         "LOG_LEVEL": config.settings.log_level,
         "LOG_INSTALL_ROOT_HANDLER": False,  # the hlidka command has set up logging already
         "HLIDKA_CONFIG": config,
@@ -77,7 +78,7 @@ def run_crawl(config: Config, source_ids: Sequence[str], overrides: dict[str, ob
     settings = crawl_settings(config, overrides)
     # Before the reactor and its threads exist, so the workers can be forked (see pipelines.workers).
     freeze_heap()
-    extraction_pool(settings.getint("HLIDKA_EXTRACT_WORKERS", 0) or None)
+    extraction_pool(settings.getint("HLIDKA_EXTRACT_WORKERS") or None)
     process = CrawlerProcess(settings)
     # After CrawlerProcess: its configure_logging() puts the "scrapy" logger back to DEBUG, which logs
     # every item in full ("Scraped from …", an article's whole text) and costs the crawl real CPU.

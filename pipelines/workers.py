@@ -31,6 +31,9 @@ def _warm_up() -> None:
 
 
 def default_workers() -> int:
+    """One per CPU this process may run on: a cgroup or ``taskset`` can allow fewer than the machine has."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
     return max(1, os.cpu_count() or 1)
 
 
