@@ -38,27 +38,12 @@ from typing import Protocol
 from sqlalchemy import func, select
 
 from hlidka.db import CrawlRun, Database, utcnow
-from hlidka.logs import TEXT_FORMAT, use_format
+from hlidka.logs import TEXT_FORMAT, keep_level, use_format
 
 logger = logging.getLogger("hlidka.service")
 
 #: How often a running child is checked for its time and memory limits.
 WATCH_INTERVAL = 1.0
-#: Loggers whose per-run chatter (component lists, settings dumps) would drown the service's own lines.
-_CHATTY = ("alembic", "pymorphy3", "scrapy.middleware", "scrapy.addons", "scrapy.crawler", "scrapy.utils.log")
-
-
-class _ChildLogFilter(logging.Filter):
-    """Applied by the handler, not the loggers: Scrapy resets its loggers' levels when a crawl starts."""
-
-    def __init__(self, level: int):
-        super().__init__()
-        self.level = level
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < self.level:
-            return False
-        return record.levelno >= logging.WARNING or not record.name.startswith(_CHATTY)
 
 
 # --------------------------------------------------------------------------- the child side
@@ -71,8 +56,7 @@ def crawl_child(snapshot: str, source_ids: list[str], log_format: str) -> None:
         config = pickle.load(handle)
     logging.basicConfig(level=logging.DEBUG, format=TEXT_FORMAT, stream=sys.stderr, force=True)
     use_format(log_format)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_ChildLogFilter(logging.getLevelName(config.settings.log_level)))
+    keep_level(config.settings.log_level)
     from crawler.run import run_crawl
 
     summaries = run_crawl(config, source_ids)

@@ -69,6 +69,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             config: Config = pickle.load(handle)
     else:
         config = load_config_of(args)
+    if not getattr(args, "verbose", False):
+        logs.keep_level(config.settings.log_level)
     source_ids = args.source or [s.id for s in config.sources if s.enabled]
     try:
         summaries = run_crawl(config, source_ids)

@@ -49,5 +49,33 @@ def use_format(log_format: str | None) -> None:
         handler.setFormatter(formatter)
 
 
+#: Loggers whose per-run chatter (component lists, settings dumps) would drown a crawl's own lines.
+CHATTY = ("alembic", "pymorphy3", "scrapy.middleware", "scrapy.addons", "scrapy.crawler", "scrapy.utils.log")
+
+
+class LevelFilter(logging.Filter):
+    """``log_level`` for every logger, chatty ones held to warnings.
+
+    Applied by the handlers, not the loggers: Scrapy resets its loggers' levels
+    when a crawl starts, and the pipelines' own loggers (one ``stored …`` line
+    per article) would otherwise log at INFO whatever ``settings.yaml`` says.
+    """
+
+    def __init__(self, level: int):
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < self.level:
+            return False
+        return record.levelno >= logging.WARNING or not record.name.startswith(CHATTY)
+
+
+def keep_level(level_name: str) -> None:
+    """Give every root handler a :class:`LevelFilter` for ``level_name`` (``settings.yaml``'s ``log_level``)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(LevelFilter(logging.getLevelName(level_name)))
+
+
 def format_from_environment() -> str | None:
     return os.environ.get(ENV_VARIABLE)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hlidka.fixtureweb import write_fixture_config
+from hlidka.fixtureweb import FixtureWeb, write_fixture_config
 from hlidka.logs import JsonFormatter
 
 
@@ -47,3 +47,21 @@ def test_the_service_logs_json_when_the_environment_asks(tmp_path: Path) -> None
     refused = [e for e in entries if e["logger"] == "hlidka.service"]
     assert refused and refused[0]["level"] == "ERROR"
     assert "broken.yaml:2: error: min_hits: unknown key" in refused[0]["message"]
+
+
+def _crawl_log(directory: Path, log_level: str) -> str:
+    settings = directory / "settings.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + f"log_level: {log_level}\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "hlidka", "crawl", "--no-send", "--config", str(directory)],
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "new articles" in result.stdout
+    return result.stderr
+
+
+def test_hlidka_crawl_logs_at_the_level_settings_yaml_gives(tmp_path: Path) -> None:
+    with FixtureWeb() as web:
+        chatty = _crawl_log(write_fixture_config(tmp_path / "info", web.base_url), "INFO")
+        quiet = _crawl_log(write_fixture_config(tmp_path / "warning", web.base_url), "WARNING")
+    assert " INFO    pipelines.store: stored " in chatty
+    assert " INFO " not in quiet and " DEBUG " not in quiet
