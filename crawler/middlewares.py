@@ -268,14 +268,23 @@ class CharsetMiddleware:
         if header is None:
             return response  # no header to contradict: Scrapy already used BOM, <meta> or detection
         body = response.body
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            if header == "utf-8":
-                declared = html_body_declared_encoding(body[:4096])
-                if declared and resolve_encoding(declared) not in (None, "utf-8"):
-                    return response.replace(encoding=resolve_encoding(declared))
+        if header == "utf-8":
+            # Scrapy decodes by the header, invalid bytes becoming U+FFFD: a text without one needs no
+            # second decoding, and it stays cached for everything after (meta refresh, extraction).
+            if "\ufffd" not in response.text or _is_utf8(body):
+                return response
+            declared = html_body_declared_encoding(body[:4096])
+            if declared and resolve_encoding(declared) not in (None, "utf-8"):
+                return response.replace(encoding=resolve_encoding(declared))
             return response
-        if header != "utf-8" and not body.isascii():
-            return response.replace(encoding="utf-8")
-        return response
+        if body.isascii() or not _is_utf8(body):
+            return response
+        return response.replace(encoding="utf-8")
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

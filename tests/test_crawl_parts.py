@@ -42,6 +42,13 @@ def test_charset_middleware_decodes_by_the_evidence(meta: str, encoding: str, he
     assert "Příliš žluťoučký kůň úpěl ďábelské ódy." in response.text
 
 
+def test_charset_middleware_keeps_utf8_with_a_replacement_character_of_its_own() -> None:
+    """A U+FFFD in a valid UTF-8 page (a copied mojibake) is not taken for a wrongly labelled page."""
+    body = ("<meta charset='windows-1250'><p>Příliš \ufffd žluťoučký</p>").encode("utf-8")
+    response = html_response(body, "text/html; charset=utf-8")
+    assert CharsetMiddleware().process_response(Request("http://x/"), response) is response
+
+
 def test_charset_middleware_leaves_plain_ascii_and_binary_alone() -> None:
     ascii_page = html_response(b"<p>NATO summit</p>", "text/html; charset=windows-1250")
     assert CharsetMiddleware().process_response(Request("http://x/"), ascii_page) is ascii_page
