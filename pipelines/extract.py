@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -15,7 +14,7 @@ from pipelines.workers import extraction_pool
 
 
 class ExtractPipeline:
-    """Runs :func:`~pipelines.pagetext.page_text` in the shared process pool and drops pages with no article.
+    """Runs :func:`~pipelines.pagetext.page_text` in the shared worker pool and drops pages with no article.
 
     A rejected page is recorded with its reason in the seen-URL store, so it is
     neither silently lost nor downloaded again on every revisit.
@@ -32,9 +31,8 @@ class ExtractPipeline:
         return cls(crawler)
 
     async def process_item(self, item: ArticlePage) -> ArticlePage:
-        future = extraction_pool(self.workers).submit(page_text, item.html, item.pdf, item.url,
-                                                      language_hint=item.language_hint, min_chars=self.min_chars)
-        result = await asyncio.wrap_future(future)
+        result = await extraction_pool(self.workers).run(page_text, item.html, item.pdf, item.url,
+                                                         language_hint=item.language_hint, min_chars=self.min_chars)
         extracted = result.extracted
         if not extracted.ok:
             self.crawler.stats.inc_value("hlidka/articles_rejected")
