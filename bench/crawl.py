@@ -383,7 +383,7 @@ def measure_pool(root: Path, stories: list[Story], sample: int) -> dict[str, flo
 
     step = max(1, len(stories) // sample) if sample else 1
     chosen = stories[::step][:sample or None]
-    pages = [(root / s.path.lstrip("/")).read_text(encoding="utf-8") for s in chosen]
+    pages = [(root / s.path.lstrip("/")).read_bytes() for s in chosen]
     workers = os.cpu_count() or 1
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(_pool_task, pages[:workers * 2], [""] * workers * 2))  # start the workers, warm them
@@ -393,10 +393,10 @@ def measure_pool(root: Path, stories: list[Story], sample: int) -> dict[str, flo
     return {"docs": len(pages), "ok": ok, "workers": workers, "docs_per_s": len(pages) / elapsed}
 
 
-def _pool_task(html: str, url: str) -> bool:
+def _pool_task(html: bytes, url: str) -> bool:
     from pipelines.pagetext import page_text
 
-    return page_text(html, None, url or "http://127.0.0.1/", language_hint="cs", min_chars=200).extracted.ok
+    return page_text(html, "utf-8", None, url or "http://127.0.0.1/", language_hint="cs", min_chars=200).extracted.ok
 
 
 def write_config(work: Path, base_url: str, articles: int) -> Path:

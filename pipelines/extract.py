@@ -31,7 +31,7 @@ class ExtractPipeline:
         return cls(crawler)
 
     async def process_item(self, item: ArticlePage) -> ArticlePage:
-        result = await extraction_pool(self.workers).run(page_text, item.html, item.pdf, item.url,
+        result = await extraction_pool(self.workers).run(page_text, item.html, item.encoding, item.pdf, item.url,
                                                          language_hint=item.language_hint, min_chars=self.min_chars)
         extracted = result.extracted
         if not extracted.ok:
@@ -39,5 +39,5 @@ class ExtractPipeline:
             record_rejected_url(self.database, item.source_id, item.canonical_url, extracted.reason or "no article")
             raise DropItem(f"{item.url}: {extracted.reason}")
         item.extracted, item.content_hash, item.signature = extracted, result.content_hash, result.signature
-        item.html, item.pdf = "", None  # the text is extracted; do not carry ~100 KB further down the chain
+        item.html, item.pdf = b"", None  # the text is extracted; do not carry ~100 KB further down the chain
         return item

@@ -99,7 +99,7 @@ def item(extracted: Extracted, url: str, source: str = "mocr", aliases: dict[str
          **changes: object) -> ArticlePage:
     page = dataclasses.replace(extracted, canonical_url=None, **changes)  # type: ignore[arg-type]
     key = canonical_url(url, aliases)
-    return ArticlePage(source_id=source, url=url, canonical_url=key, url_keys={key}, html="", language_hint="cs",
+    return ArticlePage(source_id=source, url=url, canonical_url=key, url_keys={key}, html=b"", language_hint="cs",
                        fetched_at=utcnow(), aliases=aliases or {}, extracted=page,
                        content_hash=content_hash(page.title, page.text), signature=signature(page.text))
 

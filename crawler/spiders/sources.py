@@ -245,9 +245,9 @@ class SourceSpider(scrapy.Spider):
                     url_keys={listing_key, fetched_key}, language_hint=self.source.language,
                     fetched_at=utcnow(), aliases=self.aliases, recheck_of=recheck_of)
         if _is_pdf(response):
-            yield ArticlePage(html="", pdf=response.body, **page)
+            yield ArticlePage(html=b"", pdf=response.body, **page)
         elif isinstance(response, TextResponse):
-            yield ArticlePage(html=response.text, **page)
+            yield ArticlePage(html=response.body, encoding=response.encoding, **page)
         else:
             content_type = (response.headers.get(b"Content-Type") or b"?").decode("latin-1")
             record_rejected_url(self.database, self.source_id, listing_key, f"neither HTML nor PDF ({content_type})")
