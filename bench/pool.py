@@ -5,8 +5,8 @@
 The crawl process fetches, dedupes, matches and stores on one thread while the
 workers extract, so every microsecond it spends passing a page to a worker and
 taking the answer back is taken from the crawl. Both pools get the same tasks
-from one asyncio loop (16 in flight, as Scrapy's pipelines keep them): a ~92 KB
-Czech page in, a ~6 KB answer out, the task itself instant, so the figures are
+from one asyncio loop (16 in flight, as Scrapy's pipelines keep them): the bytes
+of a ~92 KB Czech page in (as the crawl sends them), a ~6 KB answer out, the task itself instant, so the figures are
 the hand-off alone. Printed: the crawl process's CPU per task (all its threads)
 and tasks per second.
 """
@@ -26,23 +26,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines.workers import ExtractionPool  # noqa: E402
 
-PAGE = ("<p>Ministr obrany jednal v Soulu o spolupráci s Korejskou republikou. " * 1400)[:92_000]
+PAGE = ("<p>Ministr obrany jednal v Soulu o spolupráci s Korejskou republikou. " * 1400)[:92_000].encode("utf-8")
 ANSWER = ("Obě strany se dohodly na pokračování konzultací. " * 110, list(range(42)), b"\x00" * 512)
 
 
-def task(page: str) -> tuple[str, list[int], bytes]:
+def task(page: bytes) -> tuple[str, list[int], bytes]:
     return ANSWER
 
 
-async def drive(submit: Callable[[str], Awaitable[object]], tasks: int) -> tuple[float, float]:
+async def drive(submit: Callable[[bytes], Awaitable[object]], tasks: int) -> tuple[float, float]:
     """CPU seconds of this process per task, and tasks per second."""
     in_flight = asyncio.Semaphore(16)
 
     async def one(i: int) -> None:
         async with in_flight:
-            await submit(PAGE + str(i))  # a new string each time: nothing is cached between tasks
+            await submit(PAGE + str(i).encode())  # a new object each time: nothing is cached between tasks
 
-    await submit("")  # the pools start their workers and threads first
+    await submit(b"")  # the pools start their workers and threads first
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(tasks)))
     return (time.process_time() - cpu) / tasks, tasks / (time.perf_counter() - wall)

@@ -9,7 +9,7 @@ The pool is driven by the reactor's own asyncio loop rather than by
 ``concurrent.futures.ProcessPoolExecutor``: that one hands every task and
 result through two helper threads (a manager and a queue feeder), and each
 hand-off is a thread wake-up and a GIL switch inside the crawl process —
-~270 µs of its CPU per article, where this pool needs ~180 µs
+~200 µs of its CPU per page, where this pool needs ~85 µs
 (``bench/pool.py``). Here a task is pickled in the reactor thread and written
 to its worker's pipe by asyncio's non-blocking pipe transport; the result comes
 back through a pipe protocol on the same loop.
