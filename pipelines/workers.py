@@ -19,7 +19,8 @@ already in its pipe, so it never waits for a busy reactor), the rest wait
 here: a slow page (a long PDF) delays only the few queued behind it, and the
 other workers take the rest. A worker that dies (a
 crash in a parser, the OOM killer) fails the page it was working on with
-:class:`WorkerDied`, gives its queued page back and is replaced; the crawl goes on.
+:class:`WorkerDied`, gives its queued pages back and is replaced; the crawl goes
+on. Workers that keep dying with no answer in between are not restarted forever.
 
 Start-up matters as much: a crawl process lives for one run, and a worker
 spawned as a fresh interpreter spends ~1.5 CPU-seconds importing trafilatura,
@@ -206,6 +207,7 @@ class _Worker:
         self.transport.writelines((_HEADER.pack(len(task[1])), task[1]))
 
     def answered(self, answer: tuple[Any, ...]) -> None:
+        self.pool.note_answer()
         future, _ = self.in_flight.popleft()
         if not future.cancelled():
             if answer[0]:
@@ -244,12 +246,15 @@ class ExtractionPool:
     """Worker processes fed from the running event loop: ``await pool.run(fn, *args)``."""
 
     def __init__(self, workers: int):
-        self.size = workers
         fork = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
         self.workers = [_Worker(self, self._context(fork)) for _ in range(workers)]
         self._pending: deque[tuple[asyncio.Future[Any], bytes]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._attached: asyncio.Future[None] | None = None
+        #: Workers that died since one last answered: a replacement that cannot even start
+        #: (a broken install) must not be restarted forever.
+        self._deaths = 0
+        self._closed = False
 
     @staticmethod
     def _context(fork: bool) -> BaseContext:
@@ -258,6 +263,10 @@ class ExtractionPool:
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in a worker; ``fn`` and its arguments must pickle."""
         loop = asyncio.get_running_loop()
+        if self._closed:
+            raise RuntimeError("this extraction pool is closed")
+        if not self.workers:
+            raise WorkerDied("no extraction worker is left: they kept dying (see the log)")
         if self._attached is None:
             self._loop = loop
             self._attached = asyncio.ensure_future(self._attach(self.workers))
@@ -284,28 +293,41 @@ class ExtractionPool:
             if not task[0].cancelled():
                 min(ready, key=lambda w: len(w.in_flight)).send(task)
 
+    def note_answer(self) -> None:
+        self._deaths = 0
+
     def replace(self, dead: _Worker) -> None:
         """Fail the task a dead worker was running, requeue the rest, start a spawned replacement."""
         dead.process.join(timeout=1)
+        died = f"extraction worker {dead.process.pid} exited (exit code {dead.process.exitcode})"
         if dead.in_flight:
             future, _ = dead.in_flight.popleft()
             if not future.cancelled():
-                future.set_exception(WorkerDied(f"extraction worker {dead.process.pid} exited "
-                                                f"(exit code {dead.process.exitcode}) while running this task"))
+                future.set_exception(WorkerDied(f"{died} while running this task"))
             self._pending.extendleft(reversed(dead.in_flight))
             dead.in_flight.clear()
-        if dead not in self.workers:
-            return  # closing
-        logger.warning("extraction worker %s exited (exit code %s); starting another", dead.process.pid,
-                       dead.process.exitcode)
+        if self._closed:
+            return
+        self._deaths += 1
+        if self._deaths > 2 * len(self.workers):
+            self.workers.remove(dead)
+            logger.error("%s; %d workers died without an answer in between: not starting another, %d left",
+                         died, self._deaths, len(self.workers))
+            if not self.workers:
+                for future, _ in self._pending:
+                    if not future.cancelled():
+                        future.set_exception(WorkerDied(f"{died}, and every extraction worker before it"))
+                self._pending.clear()
+            return
+        logger.warning("%s; starting another", died)
         replacement = _Worker(self, self._context(fork=False))
         self.workers[self.workers.index(dead)] = replacement
-        assert self._loop is not None
         attached = asyncio.ensure_future(self._attach([replacement]))
         attached.add_done_callback(lambda _: self.dispatch())
 
     def close(self) -> None:
         """Stop every worker; tasks still waiting are abandoned (the crawl that wanted them is over)."""
+        self._closed = True
         workers, self.workers = self.workers, []
         for worker in workers:
             worker.stop(self._loop)

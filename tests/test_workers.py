@@ -97,6 +97,15 @@ def test_a_dead_worker_fails_only_its_task_and_is_replaced(fresh_pool: None) -> 
     assert len(after) == 2 and after != before and all(w.process.is_alive() for w in pool.workers)
 
 
+def test_workers_that_keep_dying_are_not_restarted_forever(fresh_pool: None) -> None:
+    pool = workers.extraction_pool(1)
+    results = run_all(pool, [(_die, i) for i in range(5)])
+    assert all(isinstance(r, workers.WorkerDied) for r in results)
+    assert not pool.workers, "given up after a few deaths with no answer between them"
+    (refused,) = run_all(pool, [(_pid, 0)])
+    assert isinstance(refused, workers.WorkerDied) and "kept dying" in str(refused)
+
+
 def test_a_slow_task_holds_up_only_those_queued_behind_it(fresh_pool: None) -> None:
     pool = workers.extraction_pool(2)
 
