@@ -108,23 +108,21 @@ def test_workers_that_keep_dying_are_not_restarted_forever(fresh_pool: None) -> 
 
 def test_a_slow_task_holds_up_only_those_queued_behind_it(fresh_pool: None) -> None:
     pool = workers.extraction_pool(2)
+    done: list[str] = []
 
-    async def main() -> list[float]:
-        started = time.perf_counter()
-        slow = asyncio.ensure_future(pool.run(_sleep, 2.0))
-        await asyncio.sleep(0.2)  # the slow one is running
+    async def task(name: str, seconds: float) -> None:
+        await pool.run(_sleep, seconds)
+        done.append(name)
 
-        async def quick() -> float:
-            await pool.run(_sleep, 0.05)
-            return time.perf_counter() - started
+    async def main() -> None:
+        slow = asyncio.ensure_future(task("slow", 3.0))
+        await asyncio.sleep(0.3)  # the slow one is running
+        await asyncio.gather(slow, *(task("quick", 0.01) for _ in range(10)))
 
-        finished = await asyncio.gather(*(quick() for _ in range(10)))
-        await slow
-        return sorted(finished)
-
-    finished = asyncio.run(main())
+    asyncio.run(main())
+    before_slow = done.index("slow")
     held = workers.DEPTH - 1  # at most this many wait in the slow worker's pipe
-    assert finished[-held - 1] < 1.5, "the other quick tasks finished on the other worker while the slow one ran"
+    assert before_slow >= 10 - held, f"the other quick tasks ran on the other worker meanwhile: {done}"
 
 
 def test_closing_the_pool_stops_its_workers(fresh_pool: None) -> None:
