@@ -270,7 +270,7 @@ class CharsetMiddleware:
         body = response.body
         if header == "utf-8":
             # Scrapy decodes by the header, invalid bytes becoming U+FFFD: a text without one needs no
-            # second decoding, and it stays cached for everything after (meta refresh, extraction).
+            # second decoding, and it stays cached for what reads it next (the meta-refresh check).
             if "\ufffd" not in response.text or _is_utf8(body):
                 return response
             declared = html_body_declared_encoding(body[:4096])
