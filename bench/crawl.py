@@ -13,10 +13,13 @@ the report says so), then measures, one after the other:
    extraction ceiling; measured before and again after step 4, and the mean of the two is used,
    because this machine's speed drifts by ±20 % over a minute;
 4. the same pages through a pool of one worker per core doing only what the crawl's workers do
-   (extraction and fingerprints), nothing else running — what the cores can give at best;
+   (decoding, extraction and fingerprints), nothing else running — what the cores can give at best;
 5. ``hlidka crawl`` through the full pipeline (extraction in the worker pool, dedupe, matching with the
    shipped watchlists, storage in SQLite) into an empty database: articles/s;
-6. an unchanged revisit with the same command: requests and bytes the server sent.
+6. an unchanged revisit with the same command: requests and bytes the server sent;
+
+and then the bound these cores set for the CPU that step 5 spent per article (workers and crawl
+process together), how close the pipeline came to it, and what 1.5× would leave the crawl process.
 
 The goal: the full pipeline at ≥ 1.5× the extraction ceiling (both cores at work, the crawl not
 blocked) and never below 0.8×. The machine is shared, so read the ratios, not the absolute numbers.
