@@ -478,7 +478,7 @@ def run_hlidka(config_dir: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- report
 
 
-def _attainable(full: dict[str, Any], revisit: dict[str, Any], ceiling: float, plain_rate: float) -> str:
+def _attainable(full: dict[str, Any], revisit: dict[str, Any], rate: float, ceiling: float, plain_rate: float) -> str:
     """The rate these cores allow for what the pipeline spends per article, and what 1.5× would leave the crawl.
 
     Every article costs the extraction workers' CPU plus the crawl process's
@@ -491,7 +491,6 @@ def _attainable(full: dict[str, Any], revisit: dict[str, Any], ceiling: float, p
     workers = full["worker_cpu_seconds"] / articles
     crawl = max(0.0, full["crawl_process_cpu_seconds"] - revisit["crawl_process_cpu_seconds"]) / articles
     bound = cores / (workers + crawl)
-    rate = articles / full["crawl_seconds"]
     left = cores / (1.5 * ceiling) - workers
     room = f"at most {left * 1000:.1f} ms" if left > 0 else "nothing: the workers alone spend more than that"
     return (f"   bound for this CPU per article ({workers * 1000:.1f} ms in the workers, {crawl * 1000:.1f} ms in the "
@@ -572,7 +571,7 @@ def main() -> int:
               f"{revisit['crawl_seconds']:.2f} s of crawl")
         results["revisit"]["requests"] = [f"{status} {path}" for status, _, path in seen]
         if full["articles"]:
-            print(_attainable(full, revisit, ceiling, results["plain"]["pages_per_s"]))
+            print(_attainable(full, revisit, rate, ceiling, results["plain"]["pages_per_s"]))
         verdict = "meets" if rate >= 1.5 * ceiling else ("below the 1.5× goal but above" if rate >= 0.8 * ceiling
                                                           else "BELOW")
         print(f"goal: full pipeline ≥ 1.5× extraction ceiling (never < 0.8×): {verdict} ({rate / ceiling:.2f}×)")

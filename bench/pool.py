@@ -6,9 +6,9 @@ The crawl process fetches, dedupes, matches and stores on one thread while the
 workers extract, so every microsecond it spends passing a page to a worker and
 taking the answer back is taken from the crawl. Both pools get the same tasks
 from one asyncio loop (16 in flight, as Scrapy's pipelines keep them): the bytes
-of a ~92 KB Czech page in (as the crawl sends them), a ~6 KB answer out, the task itself instant, so the figures are
-the hand-off alone. Printed: the crawl process's CPU per task (all its threads)
-and tasks per second.
+of a ~92 KB Czech page in (as the crawl sends them), a ~6 KB answer out, the
+task itself instant, so the figures are the hand-off alone. Printed: the crawl
+process's CPU per task (all its threads) and tasks per second.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ class _Results(asyncio.Protocol):
             end = _HEADER.size + _HEADER.unpack_from(self.buffer)[0]
             if len(self.buffer) < end:
                 return
-            answer = pickle.loads(bytes(self.buffer[_HEADER.size:end]))
+            answer = pickle.loads(self.buffer[_HEADER.size:end])
             del self.buffer[:end]
             self.worker.answered(answer)
 
@@ -207,7 +207,6 @@ class _Worker:
         self.transport.writelines((_HEADER.pack(len(task[1])), task[1]))
 
     def answered(self, answer: tuple[Any, ...]) -> None:
-        self.pool.note_answer()
         future, _ = self.in_flight.popleft()
         if not future.cancelled():
             if answer[0]:
@@ -216,7 +215,7 @@ class _Worker:
                 exc: BaseException = answer[1]
                 exc.add_note(f"in extraction worker {self.process.pid}:\n{answer[2]}")
                 future.set_exception(exc)
-        self.pool.dispatch()
+        self.pool.worker_answered()
 
     def lost(self) -> None:
         if not self.alive:
@@ -229,15 +228,15 @@ class _Worker:
     def stop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         """Close the pipes (a worker reading its next task sees their end) and terminate the process."""
         self.alive = False
-        if self.transport is None or self.results is None:
-            os.close(self._task_fd)
-            os.close(self._result_fd)
-        elif loop is not None and not loop.is_closed():
-            self.transport.close()
-            self.results.close()
-        else:  # the transports' loop is gone: nothing else will touch their pipes
-            self.transport.get_extra_info("pipe").close()
-            self.results.get_extra_info("pipe").close()
+        pipes: tuple[tuple[asyncio.BaseTransport | None, int], ...] = (
+            (self.transport, self._task_fd), (self.results, self._result_fd))
+        for transport, fd in pipes:
+            if transport is None:
+                os.close(fd)
+            elif loop is not None and not loop.is_closed():
+                transport.close()
+            else:  # the transport's loop is gone: nothing else will touch its pipe
+                transport.get_extra_info("pipe").close()
         if self.process.is_alive():
             self.process.terminate()
 
@@ -293,8 +292,10 @@ class ExtractionPool:
             if not task[0].cancelled():
                 min(ready, key=lambda w: len(w.in_flight)).send(task)
 
-    def note_answer(self) -> None:
+    def worker_answered(self) -> None:
+        """A worker has room again, and the workers are not all dying."""
         self._deaths = 0
+        self.dispatch()
 
     def replace(self, dead: _Worker) -> None:
         """Fail the task a dead worker was running, requeue the rest, start a spawned replacement."""
