@@ -33,6 +33,9 @@ REMOTE_CONTROL_ENABLED = False
 # Measured on this machine: the default of 100 costs ~40% of the crawl's CPU in
 # Scrapy 2.19 while our callbacks yield one item or a few requests per response.
 CONCURRENT_ITEMS = 10
+# A development lint that parses the callback's source with ``ast`` on every response (its cache
+# misses for bound methods): ~1 % of the crawl's CPU. tests/test_crawl_parts.py checks once instead.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 100,

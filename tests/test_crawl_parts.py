@@ -1,5 +1,5 @@
 """The crawler's parts on their own: charset correction, Retry-After, PDF text, the validator store,
-sitemap entries and the new source options' error messages."""
+sitemap entries, the spider's callbacks and the new source options' error messages."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from scrapy.http import HtmlResponse, Request, Response
+from scrapy.utils.misc import is_generator_with_return_value
 
 from config.loader import ConfigError, load_sources
 from crawler.middlewares import CharsetMiddleware, _retry_after
 from crawler.revalidation import Chain, Validators, load_validators, save_validators, settled
-from crawler.spiders.sources import _sitemap_entries
+from crawler.spiders.sources import SourceSpider, _sitemap_entries
 from hlidka.db import Database
 from hlidka.fixtureweb.lab import PRESS_RELEASES
 from hlidka.fixtureweb.pdf import pdf_document
@@ -102,6 +103,13 @@ def test_sitemap_entries_carry_the_news_date_or_lastmod() -> None:
     assert entries["https://example.org/a"] == datetime(2024, 11, 5, 9, 0, tzinfo=timezone.utc)
     assert entries["https://example.org/b"] == datetime(2024, 11, 3, 8, 0, tzinfo=timezone.utc)
     assert entries["https://example.org/c"].year == 1970
+
+
+@pytest.mark.parametrize("callback", [SourceSpider.parse_listing, SourceSpider.parse_article])
+def test_spider_callbacks_return_no_value_from_their_generators(callback: object) -> None:
+    # What Scrapy's WARN_ON_GENERATOR_RETURN_VALUE checks on every response, checked once here instead
+    # (crawler/settings.py turns it off): a value returned from a callback generator is silently lost.
+    assert not is_generator_with_return_value(callback)
 
 
 def test_validators_are_stored_per_url_and_only_for_settled_chains(database: Database) -> None:
