@@ -399,7 +399,7 @@ def measure_pool(root: Path, stories: list[Story], sample: int) -> dict[str, flo
 def _pool_task(html: bytes, url: str) -> bool:
     from pipelines.pagetext import page_text
 
-    return page_text(html, "utf-8", None, url or "http://127.0.0.1/", language_hint="cs", min_chars=200).extracted.ok
+    return page_text(html, "utf-8", "utf-8", None, url or "http://127.0.0.1/", language_hint="cs", min_chars=200).extracted.ok
 
 
 def write_config(work: Path, base_url: str, articles: int) -> Path:

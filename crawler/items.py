@@ -32,9 +32,11 @@ class ArticlePage:
     #: Every canonical key this page is known under: the listing's link, the
     #: URL after redirects, the page's own rel=canonical. All go into the seen-URL store.
     url_keys: set[str] = field(default_factory=set)
-    #: How Scrapy decodes ``html`` (HTTP header, BOM, <meta charset>, then detection), as
-    #: :class:`~crawler.middlewares.CharsetMiddleware` corrected it.
+    #: How Scrapy decodes ``html`` (BOM, HTTP header, <meta charset>, then detection)…
     encoding: str = "utf-8"
+    #: …and the Content-Type charset, which the worker overrules where the body contradicts it
+    #: (:func:`~pipelines.charset.decode_by_evidence`).
+    header_charset: str | None = None
     #: The raw document when the page is a PDF (a press release); ``html`` is then empty.
     pdf: bytes | None = None
     #: Set when this is a re-check of a stored article (``recheck`` on the source) that the

@@ -58,6 +58,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OffsiteRedirectMiddleware": 610,
     # Between decompression (590) and the meta-refresh check (580), which reads the text.
     "crawler.middlewares.CharsetMiddleware": 585,
+    # Scrapy's decodes a whole page to look at its first 4,096 characters.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.HeadMetaRefreshMiddleware": 580,
 }
 
 # Host names pinned to addresses (settings.yaml crawl.resolve); others go to the system resolver.

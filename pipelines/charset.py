@@ -1,4 +1,4 @@
-"""Decode fetched HTML bytes to text when no HTTP header says how.
+"""Decode fetched HTML bytes to text, by the body's evidence where it contradicts the HTTP header.
 
 trafilatura decodes bytes by statistical guessing, which cannot tell
 windows-1250 from ISO-8859-2 on Czech text (``š`` and ``ž`` differ) and so
@@ -13,8 +13,10 @@ import codecs
 import re
 
 from trafilatura.utils import decode_file, handle_compressed_file
+from w3lib.encoding import html_to_unicode
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_BOM_PREFIXES = tuple(bom for bom, _ in _BOMS)
 _META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _PRESCAN_BYTES = 4096
 # WHATWG: pages labelled Latin-1 or ASCII are decoded as windows-1252 by every browser.
@@ -49,3 +51,31 @@ def decode_html(data: bytes) -> str:
     if declared and declared != "utf-8":
         return data.decode(declared, errors="replace")
     return decode_file(data)
+
+
+def decode_by_evidence(body: bytes, encoding: str, header_charset: str | None) -> tuple[str, str]:
+    """``(codec, text)`` of a fetched page that Scrapy would decode with ``encoding``.
+
+    Scrapy trusts the Content-Type charset (``header_charset``), as browsers
+    do; servers with a wrong default are common on old Czech and Ukrainian
+    sites. Two contradictions are caught: a body that is valid UTF-8 with
+    non-ASCII bytes is UTF-8 whatever the header says (legacy single-byte text
+    is practically never valid UTF-8), and a header that claims UTF-8 for a
+    body that is not gives way to the page's own ``<meta charset>``. With no
+    header charset, or a BOM, Scrapy's own choice stands.
+
+    One function for both sides of the crawl: the listings' middleware asks it
+    for the codec, the extraction worker for the text, so an article page is
+    decoded once, in the worker, rather than once more in the reactor thread.
+    """
+    if header_charset is not None and not body.startswith(_BOM_PREFIXES):
+        if header_charset == "utf-8" or not body.isascii():
+            try:
+                return "utf-8", body.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+        if header_charset == "utf-8":
+            declared = declared_charset(body[:_PRESCAN_BYTES])
+            if declared and declared != "utf-8":
+                encoding = declared
+    return encoding, html_to_unicode(f"charset={encoding}", body)[1]

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from w3lib.encoding import html_to_unicode
-
+from pipelines.charset import decode_by_evidence
 from pipelines.extraction import Extracted, extract_article
 from pipelines.neardup import Signature, content_hash, signature
 from pipelines.pdftext import extract_pdf
@@ -27,18 +26,19 @@ class PageText:
     signature: Signature | None
 
 
-def page_text(html: bytes, encoding: str, pdf: bytes | None, url: str, *, language_hint: str | None,
-              min_chars: int) -> PageText:
+def page_text(html: bytes, encoding: str, header_charset: str | None, pdf: bytes | None, url: str, *,
+              language_hint: str | None, min_chars: int) -> PageText:
     """Extract the article of an HTML page (or of ``pdf`` when given) and fingerprint its text.
 
-    ``html`` is decoded here, exactly as Scrapy's ``response.text`` decodes it
-    with ``encoding``: bytes cross the process boundary for free, a str would be
-    encoded to UTF-8 by the crawl process (~100 µs a page) and decoded here anyway.
+    ``html`` is decoded here, with Scrapy's ``encoding`` unless the body
+    contradicts the header's charset: bytes cross the process boundary for
+    free, a str would be encoded to UTF-8 by the crawl process (~100 µs a page)
+    and decoded here anyway.
     """
     if pdf is not None:
         extracted = extract_pdf(pdf, language_hint=language_hint, min_chars=min_chars)
     else:
-        text = html_to_unicode(f"charset={encoding}", html)[1]
+        _, text = decode_by_evidence(html, encoding, header_charset)
         extracted = extract_article(text, url, language_hint=language_hint, min_chars=min_chars)
     if not extracted.ok:
         return PageText(extracted, "", None)

@@ -3,6 +3,7 @@ sitemap entries, the spider's callbacks and the new source options' error messag
 
 from __future__ import annotations
 
+import codecs
 import gzip
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -11,13 +12,15 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from scrapy.http import HtmlResponse, Request, Response
+from scrapy.utils.test import get_crawler
 from scrapy.utils.misc import is_generator_with_return_value
 
 from config.loader import ConfigError, load_sources
-from crawler.middlewares import CharsetMiddleware, _retry_after
+from crawler.middlewares import CharsetMiddleware, HeadMetaRefreshMiddleware, _retry_after
 from crawler.revalidation import Chain, Validators, load_validators, save_validators, settled
 from crawler.spiders.sources import SourceSpider, _sitemap_entries
 from hlidka.db import Database
+from pipelines.charset import decode_by_evidence
 from hlidka.fixtureweb.lab import PRESS_RELEASES
 from hlidka.fixtureweb.pdf import pdf_document
 from pipelines.pdftext import extract_pdf
@@ -55,6 +58,46 @@ def test_charset_middleware_leaves_plain_ascii_and_binary_alone() -> None:
     assert CharsetMiddleware().process_response(Request("http://x/"), ascii_page) is ascii_page
     pdf = Response("http://x/a.pdf", body=b"%PDF-1.4", headers={"Content-Type": "application/pdf"})
     assert CharsetMiddleware().process_response(Request("http://x/"), pdf) is pdf
+
+
+@pytest.mark.parametrize(("meta", "encoding", "header"), [
+    ("utf-8", "utf-8", "windows-1250"),
+    ("windows-1250", "windows-1250", "utf-8"),
+    ("iso-8859-2", "iso-8859-2", None),
+])
+def test_the_worker_decodes_an_article_by_the_same_evidence(meta: str, encoding: str, header: str | None) -> None:
+    # Article pages skip CharsetMiddleware; the extraction worker decodes their bytes by the same rule.
+    body = CZECH.format(meta=meta).encode(encoding)
+    scrapy_choice = html_response(body, f"text/html; charset={header}" if header else "text/html").encoding
+    codec, text = decode_by_evidence(body, scrapy_choice, header)
+    assert "Příliš žluťoučký kůň úpěl ďábelské ódy." in text
+    assert codecs.lookup(codec).name == codecs.lookup(encoding).name
+
+
+def test_charset_middleware_leaves_article_pages_to_the_worker() -> None:
+    body = CZECH.format(meta="utf-8").encode("utf-8")
+    response = html_response(body, "text/html; charset=windows-1250")
+    article = Request("http://example.org/clanek", meta={"hlidka_role": "article"})
+    assert CharsetMiddleware().process_response(article, response) is response
+
+
+def _meta_refresh_middleware() -> HeadMetaRefreshMiddleware:
+    return HeadMetaRefreshMiddleware.from_crawler(get_crawler(settings_dict={"METAREFRESH_ENABLED": True}))
+
+
+def test_meta_refresh_in_the_head_of_a_large_page_redirects() -> None:
+    head = '<html><head><meta http-equiv="refresh" content="0; url=/novy-clanek"></head><body>'
+    body = (head + "<p>Příliš žluťoučký kůň.</p>" * 2000 + "</body></html>").encode("utf-8")
+    request = Request("http://example.org/clanek")
+    outcome = _meta_refresh_middleware().process_response(request, html_response(body, "text/html; charset=utf-8"))
+    assert isinstance(outcome, Request) and outcome.url == "http://example.org/novy-clanek"
+
+
+def test_a_large_page_without_meta_refresh_comes_back_whole_and_undecoded() -> None:
+    body = ("<html><head><title>Zprávy</title></head><body>" + "<p>Příliš žluťoučký kůň.</p>" * 2000).encode("utf-8")
+    response = html_response(body, "text/html; charset=utf-8")
+    assert _meta_refresh_middleware().process_response(Request(response.url), response) is response
+    assert response._cached_ubody is None  # what the middleware saves: Scrapy's own decodes all ~60 KB here
 
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:

@@ -27,7 +27,7 @@ from twisted.python.failure import Failure
 
 from config import Config, Source
 from crawler.items import ArticlePage
-from crawler.middlewares import REVALIDATE, VALIDATORS, OffsiteRedirect
+from crawler.middlewares import REVALIDATE, VALIDATORS, OffsiteRedirect, header_charset
 from crawler.revalidation import Chain, Validators
 from crawler.urls import alias_map, canonical_url, host_of
 from hlidka.db import Article, KnownUrl, shared_database, utcnow
@@ -247,7 +247,8 @@ class SourceSpider(scrapy.Spider):
         if _is_pdf(response):
             yield ArticlePage(html=b"", pdf=response.body, **page)
         elif isinstance(response, TextResponse):
-            yield ArticlePage(html=response.body, encoding=response.encoding, **page)
+            yield ArticlePage(html=response.body, encoding=response.encoding, header_charset=header_charset(response),
+                              **page)
         else:
             content_type = (response.headers.get(b"Content-Type") or b"?").decode("latin-1")
             record_rejected_url(self.database, self.source_id, listing_key, f"neither HTML nor PDF ({content_type})")
