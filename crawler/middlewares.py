@@ -20,6 +20,7 @@ import logging
 import random
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from time import monotonic
 from typing import Any
 from urllib.parse import urljoin
@@ -284,14 +285,26 @@ class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
     """Scrapy's ``<meta http-equiv=refresh>`` redirects, looked for in the page's head only.
 
     Scrapy's own reads the first 4,096 characters of ``response.text``, which
-    decodes the whole page first; this one hands it a copy of the response cut
-    to the first 16 KB (4,096 characters in any encoding), so the same window
-    is searched at a sixth of the cost.
+    decodes the whole page first, and then runs two regular expressions over
+    them (the base URL, the refresh tag) on every page. This one skips a page
+    whose first 16 KB (4,096 characters in any encoding) do not contain the
+    word at all, and hands Scrapy's a copy cut to those 16 KB otherwise.
     """
 
     def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
-        if not isinstance(response, TextResponse) or len(response.body) <= _HEAD_BYTES:
+        if not isinstance(response, TextResponse):
             return super().process_response(request, response)
-        head = response.replace(body=response.body[:_HEAD_BYTES], encoding=response.encoding)
+        head_bytes = response.body[:_HEAD_BYTES]
+        if b"refresh" not in head_bytes.lower() and _ascii_compatible(response.encoding):
+            return response
+        if len(response.body) <= _HEAD_BYTES:
+            return super().process_response(request, response)
+        head = response.replace(body=head_bytes, encoding=response.encoding)
         outcome = super().process_response(request, head)
         return response if outcome is head else outcome
+
+
+@lru_cache(maxsize=64)
+def _ascii_compatible(encoding: str) -> bool:
+    """True when ASCII letters are ASCII bytes in this encoding (not UTF-16 or UTF-32)."""
+    return "a refresh".encode(encoding, errors="ignore") == b"a refresh"

@@ -93,6 +93,17 @@ def test_meta_refresh_in_the_head_of_a_large_page_redirects() -> None:
     assert isinstance(outcome, Request) and outcome.url == "http://example.org/novy-clanek"
 
 
+@pytest.mark.parametrize(("encoding", "tag"), [
+    ("windows-1250", '<META HTTP-EQUIV="Refresh" CONTENT="0; URL=/novy-clanek">'),  # upper case, a short page
+    ("utf-16", '<meta http-equiv="refresh" content="0; url=/novy-clanek">'),  # no ASCII bytes to look for
+])
+def test_meta_refresh_is_found_whatever_the_case_or_the_encoding(encoding: str, tag: str) -> None:
+    body = f"<html><head>{tag}</head><body><p>Příliš žluťoučký kůň.</p></body></html>".encode(encoding)
+    response = html_response(body, f"text/html; charset={encoding}")
+    outcome = _meta_refresh_middleware().process_response(Request(response.url), response)
+    assert isinstance(outcome, Request) and outcome.url == "http://example.org/novy-clanek"
+
+
 def test_a_large_page_without_meta_refresh_comes_back_whole_and_undecoded() -> None:
     body = ("<html><head><title>Zprávy</title></head><body>" + "<p>Příliš žluťoučký kůň.</p>" * 2000).encode("utf-8")
     response = html_response(body, "text/html; charset=utf-8")
