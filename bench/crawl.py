@@ -1,6 +1,7 @@
 """Crawl throughput on a generated news site of realistic pages, with every ceiling measured in the same run.
 
     .venv/bin/python bench/crawl.py [--articles 5000] [--extraction-sample 1000] [--server auto|nginx|python]
+                                    [--repeat N]
 
 Generates a Czech news site (listing pages of 100 teasers, ~90 KB article pages with a mega-menu,
 inline config scripts, teasers, a sidebar and a footer) into a temporary folder, serves it on
@@ -20,6 +21,8 @@ the report says so), then measures, one after the other:
 
 and then the bound these cores set for the CPU that step 5 spent per article (workers and crawl
 process together), how close the pipeline came to it, and what 1.5× would leave the crawl process.
+With ``--repeat N`` steps 3 and 5 are measured N times in all and the goal is judged on the median
+ratio: the same code gives ratios 5 % apart within the hour here.
 
 The goal: the full pipeline at ≥ 1.5× the extraction ceiling (both cores at work, the crawl not
 blocked) and never below 0.8×. The machine is shared, so read the ratios, not the absolute numbers.
@@ -34,6 +37,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -475,6 +479,18 @@ def run_hlidka(config_dir: Path) -> dict[str, Any]:
     return result
 
 
+def measure_again(root: Path, stories: list[Story], sample: int, config_dir: Path, work: Path) -> dict[str, float]:
+    """Steps 3 and 5 once more, into a fresh database: one more sample of a ratio that drifts with the machine."""
+    for leftover in work.glob("hlidka.db*"):
+        leftover.unlink()
+    before = measure_extraction(root, stories, sample)["docs_per_s"]
+    full = run_hlidka(config_dir)
+    after = measure_extraction(root, stories, sample)["docs_per_s"]
+    ceiling = (before + after) / 2
+    rate = full["articles"] / full["crawl_seconds"]
+    return {"ceiling": ceiling, "articles_per_s": rate, "ratio": rate / ceiling}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -506,6 +522,9 @@ def main() -> int:
     parser.add_argument("--extraction-sample", type=int, default=1000,
                         help="pages for the extraction ceiling, evenly spread over the site (0 = all)")
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="measure the ceiling and the full pipeline N times in all (a fresh database each "
+                             "time) and report each ratio and their median: this machine's speed drifts")
     parser.add_argument("--keep", action="store_true", help="keep the generated site and database")
     parser.add_argument("--plain-spider", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -572,9 +591,19 @@ def main() -> int:
         results["revisit"]["requests"] = [f"{status} {path}" for status, _, path in seen]
         if full["articles"]:
             print(_attainable(full, revisit, rate, ceiling, results["plain"]["pages_per_s"]))
-        verdict = "meets" if rate >= 1.5 * ceiling else ("below the 1.5× goal but above" if rate >= 0.8 * ceiling
-                                                          else "BELOW")
-        print(f"goal: full pipeline ≥ 1.5× extraction ceiling (never < 0.8×): {verdict} ({rate / ceiling:.2f}×)")
+        ratios = [rate / ceiling]
+        for run in range(2, args.repeat + 1):
+            again = measure_again(site, stories, args.extraction_sample, config_dir, work)
+            ratios.append(again["ratio"])
+            print(f"run {run}: extraction ceiling {again['ceiling']:.1f} docs/s, full pipeline "
+                  f"{again['articles_per_s']:.1f} articles/s = {again['ratio']:.2f}×")
+        results["ratios"] = ratios
+        median = statistics.median(ratios)
+        verdict = ("BELOW the floor" if min(ratios) < 0.8 else "meets" if median >= 1.5
+                   else "below the 1.5× goal but above the floor")
+        spread = (f"median of {len(ratios)} runs {median:.2f}× [{min(ratios):.2f}–{max(ratios):.2f}], "
+                  f"{sum(r >= 1.5 for r in ratios)} of them ≥ 1.5×" if len(ratios) > 1 else f"{median:.2f}×")
+        print(f"goal: full pipeline ≥ 1.5× extraction ceiling (never < 0.8×): {verdict} ({spread})")
         print(json.dumps(results, default=str))
     finally:
         server.stop()
