@@ -272,6 +272,11 @@ class CharsetMiddleware:
         header = header_charset(response)
         if header is None:
             return response  # no header to contradict: Scrapy already used BOM, <meta> or detection
+        if header == "utf-8" and "\ufffd" not in response.text:
+            # Scrapy's text has no replacement character, so the body is valid UTF-8 and the rule keeps
+            # the header: asking it would decode the page a second time, and Scrapy's text stays cached
+            # for the spider that parses it next.
+            return response
         codec, _ = decode_by_evidence(response.body, response.encoding, header)
         return response if codec == response.encoding else response.replace(encoding=codec)
 
