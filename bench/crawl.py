@@ -403,7 +403,8 @@ def measure_pool(root: Path, stories: list[Story], sample: int) -> dict[str, flo
 def _pool_task(html: bytes, url: str) -> bool:
     from pipelines.pagetext import page_text
 
-    return page_text(html, "utf-8", "utf-8", None, url or "http://127.0.0.1/", language_hint="cs", min_chars=200).extracted.ok
+    page = page_text(html, "utf-8", "utf-8", None, url or "http://127.0.0.1/", language_hint="cs", min_chars=200)
+    return page.extracted.ok
 
 
 def write_config(work: Path, base_url: str, articles: int) -> Path:
@@ -483,12 +484,15 @@ def measure_again(root: Path, stories: list[Story], sample: int, config_dir: Pat
     """Steps 3 and 5 once more, into a fresh database: one more sample of a ratio that drifts with the machine."""
     for leftover in work.glob("hlidka.db*"):
         leftover.unlink()
-    before = measure_extraction(root, stories, sample)["docs_per_s"]
+    before = measure_extraction(root, stories, sample)
     full = run_hlidka(config_dir)
-    after = measure_extraction(root, stories, sample)["docs_per_s"]
-    ceiling = (before + after) / 2
-    rate = full["articles"] / full["crawl_seconds"]
+    ceiling, rate = _ceiling_and_rate(before, measure_extraction(root, stories, sample), full)
     return {"ceiling": ceiling, "articles_per_s": rate, "ratio": rate / ceiling}
+
+
+def _ceiling_and_rate(before: dict[str, float], after: dict[str, float], full: dict[str, Any]) -> tuple[float, float]:
+    """The extraction ceiling (the mean of its measurements around the crawl) and the pipeline's articles/s."""
+    return (before["docs_per_s"] + after["docs_per_s"]) / 2, full["articles"] / full["crawl_seconds"]
 
 
 # --------------------------------------------------------------------------- report
@@ -565,8 +569,7 @@ def main() -> int:
         config_dir = write_config(work, base_url, args.articles)
         results["full"] = full = run_hlidka(config_dir)
         results["extraction_after"] = measure_extraction(site, stories, args.extraction_sample)
-        ceiling = (results["extraction"]["docs_per_s"] + results["extraction_after"]["docs_per_s"]) / 2
-        rate = full["articles"] / full["crawl_seconds"]
+        ceiling, rate = _ceiling_and_rate(results["extraction"], results["extraction_after"], full)
         print(f"3. again: {results['extraction_after']['docs_per_s']:.1f} docs/s; extraction ceiling "
               f"(mean) {ceiling:.1f} docs/s; the pool of step 4 is {pool['docs_per_s'] / ceiling:.2f}× it")
         print(f"5. full pipeline (hlidka crawl, {os.cpu_count()} extraction workers): {rate:.1f} articles/s "

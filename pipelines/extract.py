@@ -32,7 +32,8 @@ class ExtractPipeline:
 
     async def process_item(self, item: ArticlePage) -> ArticlePage:
         result = await extraction_pool(self.workers).run(page_text, item.html, item.encoding, item.header_charset,
-                                                         item.pdf, item.url, language_hint=item.language_hint, min_chars=self.min_chars)
+                                                         item.pdf, item.url, language_hint=item.language_hint,
+                                                         min_chars=self.min_chars)
         extracted = result.extracted
         if not extracted.ok:
             self.crawler.stats.inc_value("hlidka/articles_rejected")

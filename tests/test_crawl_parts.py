@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from scrapy.http import HtmlResponse, Request, Response
-from scrapy.utils.test import get_crawler
 from scrapy.utils.misc import is_generator_with_return_value
+from scrapy.utils.test import get_crawler
 
 from config.loader import ConfigError, load_sources
 from crawler.middlewares import CharsetMiddleware, HeadMetaRefreshMiddleware, _retry_after
 from crawler.revalidation import Chain, Validators, load_validators, save_validators, settled
 from crawler.spiders.sources import SourceSpider, _sitemap_entries
 from hlidka.db import Database
-from pipelines.charset import decode_by_evidence
 from hlidka.fixtureweb.lab import PRESS_RELEASES
 from hlidka.fixtureweb.pdf import pdf_document
+from pipelines.charset import decode_by_evidence
 from pipelines.pdftext import extract_pdf
 
 CZECH = "<html><head><meta charset='{meta}'></head><body><p>Příliš žluťoučký kůň úpěl ďábelské ódy.</p></body></html>"
