@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction, load_html
 from trafilatura.settings import Document
 
+from pipelines.articlemeta import article_metadata
 from pipelines.charset import decode_html
 from pipelines.htmlmeta import PageMeta, parse_datetime, read_page_meta
 from pipelines.langid import detect_language, normalise_code, resolve_language
@@ -24,8 +25,6 @@ from pipelines.related import RELATED_MARKERS, cut_at_related
 
 __all__ = ["RELATED_MARKERS", "Extracted", "detect_language", "extract_article"]
 
-#: htmldate's output format: keep the time and the UTC offset, not just the day.
-_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 _TITLE_SEPARATORS = (" - ", " | ", " – ", " — ", " :: ", " · ", " / ")
 #: Text, not comments, tables, image captions or link targets: none of them is what the article says.
 _OPTIONS: dict[str, bool] = {"include_comments": False, "include_tables": False, "include_images": False,
@@ -68,13 +67,14 @@ def extract_article(html: bytes | str, url: str, *, language_hint: str | None = 
         return _rejected("not an HTML document")
     meta = read_page_meta(tree, url)
     try:
-        document, main_text = _main_text(tree, url)
+        main_text = _main_text(tree, url)
+        headline = article_metadata(tree, url) if main_text else None
     except Exception as exc:  # hostile markup must cost one page, not the crawl
         return _rejected(f"extractor failed: {type(exc).__name__}: {exc}", meta)
-    if document is None or not main_text:
+    if headline is None:
         return _rejected("no main text found", meta)
     text = _with_perex(cut_at_related(main_text, markers), meta.perex)
-    title = _title(document.title, meta)
+    title = _title(headline.title, meta)
     language = resolve_language(meta.language, language_hint, f"{title}\n{text}")
     ok = len(text) >= min_chars
     return Extracted(
@@ -82,43 +82,38 @@ def extract_article(html: bytes | str, url: str, *, language_hint: str | None = 
         reason=None if ok else f"too little text ({len(text)} chars)",
         title=title,
         text=text,
-        published=parse_datetime(document.date),
+        published=parse_datetime(headline.date),
         modified=meta.modified,
-        author=document.author or None,
+        author=headline.author or None,
         language=language,
         canonical_url=meta.canonical_url,
     )
 
 
-def _extract(tree: HtmlElement, url: str, *, precise: bool, metadata: bool = True) -> Document | None:
-    document = bare_extraction(tree, url=url, favor_precision=precise, with_metadata=metadata,
-                               date_extraction_params=_date_params(), **_OPTIONS)
+def _extract(tree: HtmlElement, url: str, *, precise: bool) -> Document | None:
+    """The text alone: title, author and date come from :func:`article_metadata`, which skips the
+    site name, categories, tags and licence that ``with_metadata`` would also look for."""
+    document = bare_extraction(tree, url=url, favor_precision=precise, with_metadata=False, **_OPTIONS)
     return document if isinstance(document, Document) else None
 
 
-def _main_text(tree: HtmlElement, url: str) -> tuple[Document | None, str]:
-    """The precise extraction, unless its text is short and less than half of a balanced one's.
+def _main_text(tree: HtmlElement, url: str) -> str:
+    """The precise extraction's text, unless it is short and less than half of a balanced one's.
 
     ``favor_precision`` sometimes keeps only a fragment of an article whose
     paragraphs sit in unusual markup (nothing of 13,000 characters on one
-    corpus page). Extracting again costs another ~50 ms, so it is done only
+    corpus page). Extracting again costs another ~10 ms, so it is done only
     for short results; on the shared corpus (``bench/extraction.py``) it
     recovers about one point of recall and costs no precision.
     """
     document = _extract(tree, url, precise=True)
     precise = (document.text or "") if document else ""
     if len(precise) >= FALLBACK_BELOW_CHARS:
-        return document, precise
-    balanced = _extract(tree, url, precise=False, metadata=document is None)
+        return precise
+    balanced = _extract(tree, url, precise=False)
     if balanced is not None and balanced.text and len(precise) < FALLBACK_RATIO * len(balanced.text):
-        return document or balanced, balanced.text
-    return document, precise
-
-
-def _date_params() -> dict[str, object]:
-    # A day of slack: "today" in Kyiv is still tomorrow's date for a worker clock behind it.
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%d")
-    return {"original_date": True, "extensive_search": True, "max_date": tomorrow, "outputformat": _DATE_FORMAT}
+        return balanced.text
+    return precise
 
 
 def _with_perex(text: str, perex: str | None) -> str:
