@@ -389,13 +389,9 @@ def measure_extraction(root: Path, stories: list[Story], sample: int, *, stock: 
 
 def _stock_trafilatura(html: str, url: str) -> bool:
     """The issue's extraction ceiling: trafilatura alone with our settings, one call, text and metadata."""
-    from trafilatura import bare_extraction
+    from pipelines.extraction import trafilatura_extraction
 
-    from pipelines.articlemeta import date_params
-    from pipelines.extraction import _OPTIONS
-
-    document = bare_extraction(html, url=url, favor_precision=True, with_metadata=True,
-                               date_extraction_params=date_params(), **_OPTIONS)
+    document = trafilatura_extraction(html, url, with_metadata=True)
     return document is not None and len(document.text or "") >= 200
 
 

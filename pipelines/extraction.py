@@ -17,7 +17,7 @@ from lxml.html import HtmlElement
 from trafilatura import bare_extraction, load_html
 from trafilatura.settings import Document
 
-from pipelines.articlemeta import article_metadata
+from pipelines.articlemeta import article_metadata, date_params
 from pipelines.charset import decode_html
 from pipelines.htmlmeta import PageMeta, parse_datetime, read_page_meta
 from pipelines.langid import detect_language, normalise_code, resolve_language
@@ -68,11 +68,11 @@ def extract_article(html: bytes | str, url: str, *, language_hint: str | None = 
     meta = read_page_meta(tree, url)
     try:
         main_text = _main_text(tree, url)
-        headline = article_metadata(tree, url) if main_text else None
+        if not main_text:
+            return _rejected("no main text found", meta)
+        headline = article_metadata(tree, url)
     except Exception as exc:  # hostile markup must cost one page, not the crawl
         return _rejected(f"extractor failed: {type(exc).__name__}: {exc}", meta)
-    if headline is None:
-        return _rejected("no main text found", meta)
     text = _with_perex(cut_at_related(main_text, markers), meta.perex)
     title = _title(headline.title, meta)
     language = resolve_language(meta.language, language_hint, f"{title}\n{text}")
@@ -90,10 +90,17 @@ def extract_article(html: bytes | str, url: str, *, language_hint: str | None = 
     )
 
 
-def _extract(tree: HtmlElement, url: str, *, precise: bool) -> Document | None:
-    """The text alone: title, author and date come from :func:`article_metadata`, which skips the
-    site name, categories, tags and licence that ``with_metadata`` would also look for."""
-    document = bare_extraction(tree, url=url, favor_precision=precise, with_metadata=False, **_OPTIONS)
+def trafilatura_extraction(page: HtmlElement | str, url: str, *, precise: bool = True,
+                           with_metadata: bool = False) -> Document | None:
+    """trafilatura with our content options; the article's text alone unless ``with_metadata``.
+
+    :func:`extract_article` takes title, author and date from
+    :func:`article_metadata`, which skips the site name, categories, tags and
+    licence that ``with_metadata`` would also look for; ``with_metadata`` is
+    stock trafilatura, the baseline ``bench/crawl.py`` and the tests compare with.
+    """
+    document = bare_extraction(page, url=url, favor_precision=precise, with_metadata=with_metadata,
+                               date_extraction_params=date_params(), **_OPTIONS)
     return document if isinstance(document, Document) else None
 
 
@@ -106,11 +113,11 @@ def _main_text(tree: HtmlElement, url: str) -> str:
     for short results; on the shared corpus (``bench/extraction.py``) it
     recovers about one point of recall and costs no precision.
     """
-    document = _extract(tree, url, precise=True)
+    document = trafilatura_extraction(tree, url)
     precise = (document.text or "") if document else ""
     if len(precise) >= FALLBACK_BELOW_CHARS:
         return precise
-    balanced = _extract(tree, url, precise=False)
+    balanced = trafilatura_extraction(tree, url, precise=False)
     if balanced is not None and balanced.text and len(precise) < FALLBACK_RATIO * len(balanced.text):
         return balanced.text
     return precise

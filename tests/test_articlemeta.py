@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from trafilatura import bare_extraction, load_html
+from trafilatura import load_html
 from trafilatura.metadata import extract_metadata
 
 from hlidka.fixtureweb import FixtureWeb
 from pipelines.articlemeta import article_metadata, date_params
 from pipelines.charset import decode_html
-from pipelines.extraction import _OPTIONS
+from pipelines.extraction import trafilatura_extraction
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -55,8 +55,7 @@ def test_title_author_and_date_are_stock_trafilaturas(pages: list[tuple[str, str
 
 def test_the_text_does_not_depend_on_the_metadata_step(pages: list[tuple[str, str]]) -> None:
     for url, html in pages:
-        texts = [getattr(bare_extraction(load_html(html), url=url, favor_precision=True, with_metadata=metadata,
-                                         date_extraction_params=date_params(), **_OPTIONS), "text", None)
+        texts = [getattr(trafilatura_extraction(load_html(html), url, with_metadata=metadata), "text", None)
                  for metadata in (True, False)]
         assert texts[0] and texts[0] == texts[1], url
 
