@@ -47,6 +47,8 @@ REVALIDATE = "hlidka_chain"
 #: Response meta set by :class:`ConditionalRequestMiddleware`: the stored validators a 304 confirmed,
 #: or the fresh ones of a 200 (which the spider may extend with ``follow``).
 VALIDATORS = "hlidka_validators"
+#: Request meta: what the spider asked for, "listing" or "article" (article pages are decoded by the worker).
+ROLE = "hlidka_role"
 #: Request meta: do not send this request before this ``time.monotonic()`` value (a backoff).
 NOT_BEFORE = "hlidka_not_before"
 #: What :class:`HeadMetaRefreshMiddleware` reads: 4,096 characters of any encoding.
@@ -267,7 +269,7 @@ class CharsetMiddleware:
         return cls()
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if not isinstance(response, TextResponse) or request.meta.get("hlidka_role") == "article":
+        if not isinstance(response, TextResponse) or request.meta.get(ROLE) == "article":
             return response
         header = header_charset(response)
         if header is None:

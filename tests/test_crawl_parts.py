@@ -16,7 +16,7 @@ from scrapy.utils.misc import is_generator_with_return_value
 from scrapy.utils.test import get_crawler
 
 from config.loader import ConfigError, load_sources
-from crawler.middlewares import CharsetMiddleware, HeadMetaRefreshMiddleware, _retry_after
+from crawler.middlewares import ROLE, CharsetMiddleware, HeadMetaRefreshMiddleware, _retry_after
 from crawler.revalidation import Chain, Validators, load_validators, save_validators, settled
 from crawler.spiders.sources import SourceSpider, _sitemap_entries
 from hlidka.db import Database
@@ -77,7 +77,7 @@ def test_the_worker_decodes_an_article_by_the_same_evidence(meta: str, encoding:
 def test_charset_middleware_leaves_article_pages_to_the_worker() -> None:
     body = CZECH.format(meta="utf-8").encode("utf-8")
     response = html_response(body, "text/html; charset=windows-1250")
-    article = Request("http://example.org/clanek", meta={"hlidka_role": "article"})
+    article = Request("http://example.org/clanek", meta={ROLE: "article"})
     assert CharsetMiddleware().process_response(article, response) is response
 
 

@@ -27,7 +27,7 @@ from twisted.python.failure import Failure
 
 from config import Config, Source
 from crawler.items import ArticlePage
-from crawler.middlewares import REVALIDATE, VALIDATORS, OffsiteRedirect, header_charset
+from crawler.middlewares import REVALIDATE, ROLE, VALIDATORS, OffsiteRedirect, header_charset
 from crawler.revalidation import Chain, Validators
 from crawler.urls import alias_map, canonical_url, host_of
 from hlidka.db import Article, KnownUrl, shared_database, utcnow
@@ -84,25 +84,26 @@ class SourceSpider(scrapy.Spider):
 
     # ------------------------------------------------------------------ requests
 
-    def _request(self, url: str, callback: Any, chain: Chain | None, **meta: Any) -> scrapy.Request:
+    def _request(self, url: str, callback: Any, chain: Chain | None, role: str, **meta: Any) -> scrapy.Request:
         """A request in this source's download slot: alias hosts are one server, one politeness budget."""
         host = host_of(url)
         slot = host_of(self.aliases[host]) if host in self.aliases else host
         meta["download_slot"] = slot
+        meta[ROLE] = role
         if chain is not None:
             meta[REVALIDATE] = chain
         return scrapy.Request(url, callback=callback, errback=self.request_failed, meta=meta)
 
     def _listing_request(self, url: str, chain: Chain, page: int) -> scrapy.Request:
         self.listings_requested += 1
-        return self._request(url, self.parse_listing, chain, hlidka_role="listing", hlidka_page=page)
+        return self._request(url, self.parse_listing, chain, "listing", hlidka_page=page)
 
     def _article_request(self, url: str, canonical: str, chain: Chain, recheck_of: int | None = None) -> scrapy.Request:
         self.scheduled.add(canonical)
         # Articles are revalidated only when they will be re-checked later: otherwise their
         # validators would fill the table for nothing.
         revalidate = chain if self.source.recheck > timedelta(0) else None
-        request = self._request(url, self.parse_article, revalidate, hlidka_role="article",
+        request = self._request(url, self.parse_article, revalidate, "article",
                                 hlidka_canonical=canonical, hlidka_recheck_of=recheck_of)
         request.meta["hlidka_listing_chain"] = chain
         return request
@@ -267,7 +268,7 @@ class SourceSpider(scrapy.Spider):
         if chain is not None:
             chain.failed = True
         self.crawler.stats.inc_value("hlidka/requests_failed")
-        self.logger.warning("%s %s failed: %s", request.meta.get("hlidka_role", "request"), request.url,
+        self.logger.warning("%s %s failed: %s", request.meta.get(ROLE, "request"), request.url,
                             failure.getErrorMessage() or failure.type.__name__)
 
     def _permanent_failure(self, failure: Failure, request: scrapy.Request) -> str | None:
